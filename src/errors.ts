@@ -1,0 +1,158 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * Typed errors. Every error of this SDK is a {@link GearmanError} with a stable `code`; the
+ * subclasses name one failure mode each. `name` is a literal so it survives minification.
+ * @module
+ */
+
+/** Stable error codes, one per failure mode. */
+export const ErrorCode = {
+  CONNECTION: "GEARMAN_CONNECTION",
+  PROTOCOL: "GEARMAN_PROTOCOL",
+  SERVER: "GEARMAN_SERVER_ERROR",
+  JOB_FAILED: "GEARMAN_JOB_FAILED",
+  JOB_EXCEPTION: "GEARMAN_JOB_EXCEPTION",
+  TIMEOUT: "GEARMAN_TIMEOUT",
+  ABORTED: "GEARMAN_ABORTED",
+  INVALID_ARGUMENT: "GEARMAN_INVALID_ARGUMENT",
+  CLOSED: "GEARMAN_CLOSED",
+  POLICY: "GEARMAN_POLICY_DENIED",
+} as const;
+/** One of {@link ErrorCode}'s values. */
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base class of every error this SDK throws or rejects with. */
+export class GearmanError extends Error {
+  override name = "GearmanError";
+  /** Stable machine-readable code, one of {@link ErrorCode}. */
+  readonly code: ErrorCodeValue;
+  constructor(code: ErrorCodeValue, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A connection could not be opened, or was lost. `cause` holds the runtime's error. */
+export class ConnectionError extends GearmanError {
+  override name = "ConnectionError";
+  /** The server address, e.g. `tcp://127.0.0.1:4730`, when known. */
+  readonly server: string | undefined;
+  constructor(message: string, options?: ErrorOptions & { server?: string }) {
+    super(ErrorCode.CONNECTION, message, options);
+    this.server = options?.server;
+  }
+}
+
+/** Why a byte stream is not valid Gearman. */
+export type ProtocolErrorReason =
+  | "bad_magic"
+  | "unknown_type"
+  | "too_large"
+  | "truncated"
+  | "bad_arguments"
+  | "unexpected_packet"
+  | "bad_admin_response";
+
+/** Bytes that are not valid Gearman: bad magic, unknown type, oversized, truncated, wrong fields. */
+export class ProtocolError extends GearmanError {
+  override name = "ProtocolError";
+  /** What exactly was wrong. */
+  readonly reason: ProtocolErrorReason;
+  constructor(reason: ProtocolErrorReason, message: string, options?: ErrorOptions) {
+    super(ErrorCode.PROTOCOL, message, options);
+    this.reason = reason;
+  }
+}
+
+/** The server answered with an ERROR packet (e.g. `QUEUE_ERROR` when maxqueue is reached). */
+export class ServerError extends GearmanError {
+  override name = "ServerError";
+  /** gearmand's code, e.g. `QUEUE_ERROR`, `JOB_NOT_FOUND`, `ARGUMENT_TOO_LARGE`. */
+  readonly serverCode: string;
+  /** gearmand's text. */
+  readonly serverText: string;
+  constructor(serverCode: string, serverText: string) {
+    super(ErrorCode.SERVER, `gearmand answered ERROR ${serverCode}: ${serverText}`);
+    this.serverCode = serverCode;
+    this.serverText = serverText;
+  }
+}
+
+/** The job ended with WORK_FAIL. `warnings` holds the WORK_WARNING payloads that came before. */
+export class JobFailedError extends GearmanError {
+  override name = "JobFailedError";
+  /** The job handle. */
+  readonly handle: string;
+  /** WORK_WARNING payloads received before the failure, in order. */
+  readonly warnings: readonly Uint8Array[];
+  constructor(handle: string, warnings: readonly Uint8Array[] = []) {
+    const last = warnings.length > 0 ? `: ${new TextDecoder().decode(warnings[warnings.length - 1])}` : "";
+    super(ErrorCode.JOB_FAILED, `job ${handle} failed${last}`);
+    this.handle = handle;
+    this.warnings = warnings;
+  }
+}
+
+/** The job ended with WORK_EXCEPTION. `data` is the exception payload, `text` its UTF-8 reading. */
+export class JobExceptionError extends GearmanError {
+  override name = "JobExceptionError";
+  /** The job handle. */
+  readonly handle: string;
+  /** The raw exception payload. */
+  readonly data: Uint8Array;
+  /** The exception payload decoded as UTF-8. */
+  readonly text: string;
+  constructor(handle: string, data: Uint8Array) {
+    const text = new TextDecoder().decode(data);
+    super(ErrorCode.JOB_EXCEPTION, `job ${handle} threw: ${text}`);
+    this.handle = handle;
+    this.data = data;
+    this.text = text;
+  }
+}
+
+/** An operation did not finish in time. */
+export class TimeoutError extends GearmanError {
+  override name = "TimeoutError";
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.TIMEOUT, message, options);
+  }
+}
+
+/** An operation was aborted through an `AbortSignal`. `cause` holds the signal's reason. */
+export class AbortError extends GearmanError {
+  override name = "AbortError";
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.ABORTED, message, options);
+  }
+}
+
+/** An argument was rejected before anything was sent (empty function name, unique too long, …). */
+export class InvalidArgumentError extends GearmanError {
+  override name = "InvalidArgumentError";
+  constructor(message: string) {
+    super(ErrorCode.INVALID_ARGUMENT, message);
+  }
+}
+
+/** The client or worker was closed; nothing more can be sent through it. */
+export class ClosedError extends GearmanError {
+  override name = "ClosedError";
+  constructor(message = "the client is closed; create a new one to submit more jobs") {
+    super(ErrorCode.CLOSED, message);
+  }
+}
+
+/** A bridge refused something this peer sent or was (WebSocket close 1002/1003/1008/1009/4401). */
+export class PolicyError extends GearmanError {
+  override name = "PolicyError";
+  /** The WebSocket close code the bridge used. */
+  readonly closeCode: number;
+  /** The bridge's human-readable reason. */
+  readonly reason: string;
+  constructor(closeCode: number, reason: string) {
+    super(ErrorCode.POLICY, `the bridge closed the connection (${closeCode}): ${reason || "no reason given"}`);
+    this.closeCode = closeCode;
+    this.reason = reason;
+  }
+}

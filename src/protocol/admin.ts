@@ -1,0 +1,201 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * The admin text protocol of gearmand 1.1.20 (protocol.md §8): command lines out (always CRLF),
+ * responses in, parsed into typed values. Pure: no I/O.
+ * @module
+ */
+import { ProtocolError } from "../errors.ts";
+
+/** One row of `status`. */
+export interface FunctionStatus {
+  /** Function name. */
+  name: string;
+  /** Jobs queued plus running (includes cancelled jobs not yet reaped). */
+  total: number;
+  /** Jobs held by a worker. */
+  running: number;
+  /** Workers that registered the function. */
+  workers: number;
+}
+
+/** One row of `prioritystatus` (queued jobs only). */
+export interface FunctionPriorityStatus {
+  /** Function name. */
+  name: string;
+  /** Queued high-priority jobs. */
+  high: number;
+  /** Queued normal-priority jobs. */
+  normal: number;
+  /** Queued low-priority jobs. */
+  low: number;
+  /** Workers that registered the function. */
+  workers: number;
+}
+
+/** One row of `workers`: every connection, clients and admin connections included. */
+export interface WorkerInfo {
+  /** The server's file descriptor for the connection. */
+  fd: number;
+  /** The peer's address. */
+  ip: string;
+  /** The id from SET_CLIENT_ID, or `-` when unset. */
+  clientId: string;
+  /** Registered functions. */
+  functions: string[];
+}
+
+/** One row of `show jobs`. */
+export interface JobInfo {
+  /** Job handle. */
+  handle: string;
+  /** Times the job was requeued. */
+  retries: number;
+  /** True when cancelled or abandoned and waiting to be reaped. */
+  ignore: boolean;
+  /** True for a background, persisted job. */
+  queued: boolean;
+}
+
+/** How a command's response ends: a list closed by a `.` line, or one line. */
+export type AdminResponseShape = "list" | "line";
+
+/** An admin response: the raw lines (list) or the one line, without line endings. */
+export interface AdminResponse {
+  /** Lines of the response, without the closing `.` of a list. */
+  lines: string[];
+}
+
+/** Builds an admin command line with CRLF (a bare LF makes gearmand drop a character). */
+export function adminCommandLine(words: readonly string[]): Uint8Array {
+  for (const w of words) {
+    if (/[\s\0]/.test(w) || w === "") {
+      throw new ProtocolError("bad_admin_response", `admin arguments may not be empty or contain whitespace: ${JSON.stringify(w)}`);
+    }
+  }
+  return new TextEncoder().encode(`${words.join(" ")}\r\n`);
+}
+
+/** The response shape of each command word. */
+export function adminShape(command: string): AdminResponseShape {
+  const word = command.trim().split(/\s+/)[0]!.toLowerCase();
+  return word === "status" || word === "prioritystatus" || word === "workers" || word === "show" ? "list" : "line";
+}
+
+/**
+ * Splits an admin response stream into responses, given the shapes expected in order.
+ * A list that starts with `ERR ` is one line, as gearmand answers `show <unknown>`.
+ */
+export class AdminResponseReader {
+  #pending = "";
+  #lines: string[] = [];
+  #decoder = new TextDecoder();
+
+  /** Feeds text bytes; returns the responses they complete, calling `shape()` for the next expected one. */
+  push(chunk: Uint8Array, shape: () => AdminResponseShape | undefined): AdminResponse[] {
+    this.#pending += this.#decoder.decode(chunk, { stream: true });
+    const out: AdminResponse[] = [];
+    let nl: number;
+    while ((nl = this.#pending.indexOf("\n")) >= 0) {
+      let line = this.#pending.slice(0, nl);
+      this.#pending = this.#pending.slice(nl + 1);
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+      const expected = shape();
+      if (expected === undefined) {
+        throw new ProtocolError("bad_admin_response", `unexpected admin text from the server: ${JSON.stringify(line)}`);
+      }
+      if (expected === "line" || (this.#lines.length === 0 && line.startsWith("ERR "))) {
+        out.push({ lines: [line] });
+        continue;
+      }
+      if (line === ".") {
+        out.push({ lines: this.#lines });
+        this.#lines = [];
+        continue;
+      }
+      this.#lines.push(line);
+    }
+    return out;
+  }
+}
+
+/** An `ERR …` answer to an admin command. */
+export class AdminCommandError extends ProtocolError {
+  override name = "AdminCommandError";
+  /** The error word, e.g. `UNKNOWN_JOB`. */
+  readonly adminCode: string;
+  constructor(line: string) {
+    const rest = line.slice(4);
+    const space = rest.indexOf(" ");
+    const code = space < 0 ? rest : rest.slice(0, space);
+    const text = space < 0 ? "" : decodeURIComponent(rest.slice(space + 1).replace(/\+/g, " "));
+    super("bad_admin_response", `gearmand admin command failed: ${code}${text ? ` (${text})` : ""}`);
+    this.adminCode = code;
+  }
+}
+
+function checkErr(res: AdminResponse): void {
+  const first = res.lines[0];
+  if (first !== undefined && first.startsWith("ERR")) throw new AdminCommandError(first);
+}
+
+function num(s: string | undefined): number {
+  const n = Number(s);
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** Parses `status`. */
+export function parseStatus(res: AdminResponse): FunctionStatus[] {
+  checkErr(res);
+  return res.lines.map((l) => {
+    const [name = "", total, running, workers] = l.split("\t");
+    return { name, total: num(total), running: num(running), workers: num(workers) };
+  });
+}
+
+/** Parses `prioritystatus`. */
+export function parsePriorityStatus(res: AdminResponse): FunctionPriorityStatus[] {
+  checkErr(res);
+  return res.lines.map((l) => {
+    const [name = "", high, normal, low, workers] = l.split("\t");
+    return { name, high: num(high), normal: num(normal), low: num(low), workers: num(workers) };
+  });
+}
+
+/** Parses `workers`. */
+export function parseWorkers(res: AdminResponse): WorkerInfo[] {
+  checkErr(res);
+  return res.lines.map((l) => {
+    const colon = l.indexOf(" :");
+    const head = (colon < 0 ? l : l.slice(0, colon)).split(" ");
+    const tail = colon < 0 ? "" : l.slice(colon + 2);
+    return {
+      fd: num(head[0]),
+      ip: head[1] ?? "",
+      clientId: head.slice(2).join(" ") || "-",
+      functions: tail.split(" ").filter((f) => f.length > 0),
+    };
+  });
+}
+
+/** Parses `show jobs`. */
+export function parseJobs(res: AdminResponse): JobInfo[] {
+  checkErr(res);
+  return res.lines.map((l) => {
+    const [handle = "", retries, ignore, queued] = l.split("\t");
+    return { handle, retries: num(retries), ignore: ignore === "1", queued: queued === "1" };
+  });
+}
+
+/** Parses `show unique jobs`. */
+export function parseUniqueJobs(res: AdminResponse): string[] {
+  checkErr(res);
+  return res.lines;
+}
+
+/** Parses an `OK` or `OK <value>` line; returns the value ("" for a bare OK). Throws on `ERR`. */
+export function parseOk(res: AdminResponse): string {
+  checkErr(res);
+  const line = res.lines[0] ?? "";
+  if (!line.startsWith("OK")) throw new ProtocolError("bad_admin_response", `expected OK from gearmand, got ${JSON.stringify(line)}`);
+  return line.slice(3);
+}

@@ -1,0 +1,192 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * The incremental packet decoder: accepts any chunking, checks the size at the header before
+ * buffering anything, and fails with a typed {@link ProtocolError} on bad input.
+ * @module
+ */
+import { ProtocolError } from "../errors.ts";
+import { DEFAULT_MAX_PACKET_SIZE, HEADER_SIZE, MAGIC_REQ, MAGIC_RES, type Magic } from "./constants.ts";
+import { isPacketType, PACKET_ARGS, packetTypeName } from "./packet-types.ts";
+import type { Packet } from "./packet.ts";
+
+/** Options of {@link PacketDecoder}. */
+export interface DecoderOptions {
+  /** Largest body accepted, in bytes. @default DEFAULT_MAX_PACKET_SIZE (64 MiB) */
+  maxPacketSize?: number;
+  /** Which magic is valid: `res` on a client or worker, `req` on a server or bridge, `any` to accept both. @default "any" */
+  expect?: Magic | "any";
+  /** Accept admin text lines at packet boundaries (servers only). @default false */
+  acceptText?: boolean;
+}
+
+const MAX_TEXT_LINE = 8192;
+
+/**
+ * Turns a byte stream into packets.
+ * @example
+ * ```ts
+ * const decoder = new PacketDecoder({ expect: "res" });
+ * for (const packet of decoder.push(chunk)) console.log(packetTypeName(packet.type));
+ * ```
+ */
+export class PacketDecoder {
+  readonly #max: number;
+  readonly #expect: Magic | "any";
+  readonly #acceptText: boolean;
+  #header = new Uint8Array(HEADER_SIZE);
+  #headerFill = 0;
+  #body: Uint8Array | undefined;
+  #bodyFill = 0;
+  #type = 0;
+  #magic: Magic = "req";
+  #text: number[] | undefined;
+  #error: ProtocolError | undefined;
+
+  constructor(options: DecoderOptions = {}) {
+    this.#max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
+    this.#expect = options.expect ?? "any";
+    this.#acceptText = options.acceptText ?? false;
+  }
+
+  /** Bytes held for a packet not yet complete. Never more than the max packet size plus the header. */
+  get bufferedBytes(): number {
+    return this.#headerFill + this.#bodyFill + (this.#text?.length ?? 0);
+  }
+
+  /** True when the stream stands between packets. */
+  get idle(): boolean {
+    return this.bufferedBytes === 0 && this.#body === undefined;
+  }
+
+  /** Feeds bytes; returns the packets they complete. After an error, every call throws it again. */
+  push(chunk: Uint8Array): Packet[] {
+    if (this.#error) throw this.#error;
+    const out: Packet[] = [];
+    let off = 0;
+    const n = chunk.length;
+    try {
+      while (off < n) {
+        if (this.#body !== undefined) {
+          const take = Math.min(this.#body.length - this.#bodyFill, n - off);
+          this.#body.set(chunk.subarray(off, off + take), this.#bodyFill);
+          this.#bodyFill += take;
+          off += take;
+          if (this.#bodyFill === this.#body.length) {
+            out.push(this.#packet(this.#body));
+            this.#body = undefined;
+            this.#bodyFill = 0;
+          }
+          continue;
+        }
+        if (this.#text !== undefined || (this.#headerFill === 0 && chunk[off] !== 0 && this.#acceptText)) {
+          off = this.#pushText(chunk, off, out);
+          continue;
+        }
+        if (this.#headerFill === 0 && n - off >= HEADER_SIZE) {
+          // Fast path: the whole header is in this chunk.
+          const len = this.#readHeader(chunk, off);
+          off += HEADER_SIZE;
+          if (n - off >= len) {
+            out.push(this.#packet(chunk.subarray(off, off + len)));
+            off += len;
+          } else {
+            this.#body = new Uint8Array(len);
+          }
+          continue;
+        }
+        const take = Math.min(HEADER_SIZE - this.#headerFill, n - off);
+        this.#header.set(chunk.subarray(off, off + take), this.#headerFill);
+        this.#headerFill += take;
+        off += take;
+        if (this.#headerFill === HEADER_SIZE) {
+          this.#headerFill = 0;
+          const len = this.#readHeader(this.#header, 0);
+          if (len === 0) out.push(this.#packet(new Uint8Array(0)));
+          else this.#body = new Uint8Array(len);
+        }
+      }
+    } catch (err) {
+      this.#error = err as ProtocolError;
+      this.#body = undefined;
+      throw err;
+    }
+    return out;
+  }
+
+  /** Declares the end of the stream; throws `truncated` when a packet was cut short. */
+  end(): void {
+    if (this.#error) return;
+    if (this.#headerFill > 0) {
+      throw (this.#error = new ProtocolError("truncated", `stream ended inside a packet header (${this.#headerFill} of ${HEADER_SIZE} bytes)`));
+    }
+    if (this.#body !== undefined) {
+      throw (this.#error = new ProtocolError(
+        "truncated",
+        `stream ended inside the body of ${packetTypeName(this.#type)} (${this.#bodyFill} of ${this.#body.length} bytes)`,
+      ));
+    }
+  }
+
+  #readHeader(buf: Uint8Array, off: number): number {
+    const magic = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+    const type = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+    const len = ((buf[off + 8]! << 24) | (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!) >>> 0;
+    if (magic !== MAGIC_REQ && magic !== MAGIC_RES) {
+      throw new ProtocolError("bad_magic", `bad magic 0x${magic.toString(16).padStart(8, "0")}: the peer does not speak the Gearman binary protocol`);
+    }
+    const m: Magic = magic === MAGIC_REQ ? "req" : "res";
+    if (this.#expect !== "any" && m !== this.#expect) {
+      throw new ProtocolError("bad_magic", `got a \\0${m.toUpperCase()} packet where \\0${this.#expect.toUpperCase()} was expected`);
+    }
+    if (!isPacketType(type)) {
+      throw new ProtocolError("unknown_type", `unknown packet type ${type}; gearmand knows 1 to 42`);
+    }
+    if (len > this.#max) {
+      throw new ProtocolError("too_large", `${packetTypeName(type)} announces ${len} bytes, more than the limit of ${this.#max}; raise maxPacketSize if this is expected`);
+    }
+    this.#type = type;
+    this.#magic = m;
+    return len;
+  }
+
+  #packet(body: Uint8Array): Packet {
+    const type = this.#type as keyof typeof PACKET_ARGS;
+    const k = PACKET_ARGS[type].length;
+    if (k === 0) {
+      if (body.length !== 0) {
+        throw new ProtocolError("bad_arguments", `${packetTypeName(type)} carries no fields but has a ${body.length}-byte body`);
+      }
+      return { type, magic: this.#magic, args: [] };
+    }
+    const args: Uint8Array[] = [];
+    let start = 0;
+    for (let i = 0; i < k - 1; i++) {
+      const nul = body.indexOf(0, start);
+      if (nul < 0) {
+        throw new ProtocolError("bad_arguments", `${packetTypeName(type)} needs ${k} fields but has ${i + 1}`);
+      }
+      args.push(body.subarray(start, nul));
+      start = nul + 1;
+    }
+    args.push(body.subarray(start));
+    return { type, magic: this.#magic, args };
+  }
+
+  #pushText(chunk: Uint8Array, off: number, out: Packet[]): number {
+    const line = (this.#text ??= []);
+    while (off < chunk.length) {
+      const c = chunk[off++]!;
+      if (c === 0x0a) {
+        if (line[line.length - 1] === 0x0d) line.pop();
+        out.push({ type: 0, magic: "req", args: [Uint8Array.from(line)] });
+        this.#text = undefined;
+        return off;
+      }
+      line.push(c);
+      if (line.length > MAX_TEXT_LINE) {
+        throw new ProtocolError("too_large", `admin text line longer than ${MAX_TEXT_LINE} bytes`);
+      }
+    }
+    return off;
+  }
+}

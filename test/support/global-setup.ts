@@ -1,0 +1,20 @@
+// Node: vitest globalSetup for integration and browser projects: one shared gearmand per run.
+import type { TestProject } from "vitest/node";
+import { startGearmand, type Gearmand } from "./gearmand.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    gearmandPort: number;
+  }
+}
+
+let server: Gearmand | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  server = await startGearmand({ args: ["--threads=0"] });
+  project.provide("gearmandPort", server.port);
+}
+
+export async function teardown(): Promise<void> {
+  await server?.stop();
+}
