@@ -94,10 +94,13 @@ export class PacketDecoder {
           }
           continue;
         }
-        const take = Math.min(HEADER_SIZE - this.#headerFill, n - off);
-        this.#header.set(chunk.subarray(off, off + take), this.#headerFill);
+        const had = this.#headerFill;
+        const take = Math.min(HEADER_SIZE - had, n - off);
+        this.#header.set(chunk.subarray(off, off + take), had);
         this.#headerFill += take;
         off += take;
+        // Judge the magic as soon as its bytes arrive: a short text reply must not wait for 12 bytes.
+        if (had < 4 && (this.#header[0] !== 0 || this.#headerFill >= 4)) this.#readMagic(this.#header, 0, Math.min(this.#headerFill, 4));
         if (this.#headerFill === HEADER_SIZE) {
           this.#headerFill = 0;
           const len = this.#readHeader(this.#header, 0);
@@ -127,17 +130,24 @@ export class PacketDecoder {
     }
   }
 
-  #readHeader(buf: Uint8Array, off: number): number {
+  /** Checks the magic at `off`; `have` (< 4 only when the first byte is already wrong) limits the bytes shown. */
+  #readMagic(buf: Uint8Array, off: number, have = 4): Magic {
     const magic = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-    const type = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
-    const len = ((buf[off + 8]! << 24) | (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!) >>> 0;
     if (magic !== MAGIC_REQ && magic !== MAGIC_RES) {
-      throw new ProtocolError("bad_magic", `bad magic 0x${magic.toString(16).padStart(8, "0")}: the peer does not speak the Gearman binary protocol`);
+      const got = Array.from(buf.subarray(off, off + have), (b) => b.toString(16).padStart(2, "0")).join(" ");
+      throw new ProtocolError("bad_magic", `bad magic (${got}): the peer does not speak the Gearman binary protocol`);
     }
     const m: Magic = magic === MAGIC_REQ ? "req" : "res";
     if (this.#expect !== "any" && m !== this.#expect) {
       throw new ProtocolError("bad_magic", `got a \\0${m.toUpperCase()} packet where \\0${this.#expect.toUpperCase()} was expected`);
     }
+    return m;
+  }
+
+  #readHeader(buf: Uint8Array, off: number): number {
+    const m = this.#readMagic(buf, off);
+    const type = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+    const len = ((buf[off + 8]! << 24) | (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!) >>> 0;
     if (!isPacketType(type)) {
       throw new ProtocolError("unknown_type", `unknown packet type ${type}; gearmand knows 1 to 42`);
     }

@@ -1,4 +1,5 @@
 // Node: vitest globalSetup for integration and browser projects: one shared gearmand per run.
+import type {} from "vitest";
 import type { TestProject } from "vitest/node";
 import { startGearmand, type Gearmand } from "./gearmand.ts";
 

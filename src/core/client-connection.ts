@@ -1,0 +1,214 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * The client's state machine for one server connection: requests answered in order (JOB_CREATED,
+ * STATUS_RES, ECHO_RES, OPTION_RES, or an ERROR in their place), and WORK_* packets routed to tasks
+ * by handle. A bounded window of unanswered requests keeps gearmand's buffers small.
+ * @module
+ */
+import { ClosedError, type GearmanError, ProtocolError, ServerError } from "../errors.ts";
+import { type Packet, type PacketArg, argText } from "../protocol/packet.ts";
+import { PacketType, packetTypeName } from "../protocol/packet-types.ts";
+import { utf8 } from "../protocol/bytes.ts";
+import { PacketConnection, type PacketConnectionOptions } from "./connection.ts";
+import type { Logger } from "./events.ts";
+import type { Task } from "./task.ts";
+import type { Transport } from "./transport.ts";
+
+interface Request {
+  readonly type: number;
+  readonly args: readonly PacketArg[];
+  readonly expect: number;
+  ok(packet: Packet): void;
+  fail(error: GearmanError): void;
+}
+
+/** What a {@link ClientConnection} tells its client. */
+export interface ClientConnectionEvents {
+  /** The connection closed; `orphans` are the tasks that were in flight on it. */
+  closed(conn: ClientConnection, error: GearmanError | undefined, orphans: Task[]): void;
+}
+
+/** One connection of a client to one server. */
+export class ClientConnection {
+  readonly server: string;
+  #conn: PacketConnection;
+  #events: ClientConnectionEvents;
+  #logger: Logger;
+  #window: number;
+  #awaiting: Request[] = [];
+  #awaitingHead = 0;
+  #backlog: Request[] = [];
+  #backlogHead = 0;
+  #tasks = new Map<string, Task[]>();
+  #taskCount = 0;
+
+  constructor(
+    server: string,
+    transport: Transport,
+    events: ClientConnectionEvents,
+    options: PacketConnectionOptions & { logger: Logger; window: number },
+  ) {
+    this.server = server;
+    this.#events = events;
+    this.#logger = options.logger;
+    this.#window = options.window;
+    this.#conn = new PacketConnection(transport, {
+      packet: (p) => this.#onPacket(p),
+      closed: (err) => this.#onClosed(err),
+    }, options);
+  }
+
+  /** True once the connection is gone. */
+  get closed(): boolean {
+    return this.#conn.closed;
+  }
+
+  /** Requests written or waiting, plus tasks running: how busy this connection is. */
+  get load(): number {
+    return this.#awaiting.length - this.#awaitingHead + this.#backlog.length - this.#backlogHead + this.#taskCount;
+  }
+
+  /** Sends a request whose one reply has type `expect` (or ERROR). */
+  request(type: number, args: readonly PacketArg[], expect: number, ok: (p: Packet) => void, fail: (e: GearmanError) => void): void {
+    const req: Request = { type, args, expect, ok, fail };
+    if (this.#awaiting.length - this.#awaitingHead >= this.#window) this.#backlog.push(req);
+    else this.#write(req);
+  }
+
+  /** Submits a task; it receives its WORK_* packets from now on. */
+  submit(
+    task: Task,
+    type: number,
+    args: readonly PacketArg[],
+    background: boolean,
+    onHandle?: (handle: string) => void,
+    onError: (e: GearmanError) => void = (e) => task.error_(e),
+  ): void {
+    this.request(type, args, PacketType.JOB_CREATED, (p) => {
+      const handle = argText(p, 0);
+      if (!background && !task.done) {
+        const list = this.#tasks.get(handle);
+        if (list) list.push(task);
+        else this.#tasks.set(handle, [task]);
+        this.#taskCount++;
+        task.onSettle = () => this.#forget(handle, task);
+      }
+      task.created_(handle);
+      onHandle?.(handle);
+    }, onError);
+  }
+
+  /** Flushes and closes. */
+  close(): void {
+    this.#conn.close();
+  }
+
+  #write(req: Request): void {
+    this.#awaiting.push(req);
+    try {
+      this.#conn.send(req.type, req.args);
+    } catch (err) {
+      this.#awaiting.pop();
+      req.fail(err as GearmanError);
+    }
+  }
+
+  #forget(handle: string, task: Task): void {
+    const list = this.#tasks.get(handle);
+    if (!list) return;
+    const i = list.indexOf(task);
+    if (i < 0) return;
+    list.splice(i, 1);
+    this.#taskCount--;
+    if (list.length === 0) this.#tasks.delete(handle);
+  }
+
+  #shift(): Request | undefined {
+    if (this.#awaitingHead >= this.#awaiting.length) return undefined;
+    const req = this.#awaiting[this.#awaitingHead++]!;
+    // Compact now and then rather than shifting per reply.
+    if (this.#awaitingHead > 1024 && this.#awaitingHead * 2 > this.#awaiting.length) {
+      this.#awaiting = this.#awaiting.slice(this.#awaitingHead);
+      this.#awaitingHead = 0;
+    }
+    if (this.#backlogHead < this.#backlog.length) {
+      const next = this.#backlog[this.#backlogHead++]!;
+      if (this.#backlogHead === this.#backlog.length) {
+        this.#backlog = [];
+        this.#backlogHead = 0;
+      }
+      this.#write(next);
+    }
+    return req;
+  }
+
+  #onPacket(p: Packet): void {
+    switch (p.type) {
+      case PacketType.WORK_DATA:
+      case PacketType.WORK_WARNING:
+      case PacketType.WORK_STATUS:
+      case PacketType.WORK_COMPLETE:
+      case PacketType.WORK_FAIL:
+      case PacketType.WORK_EXCEPTION:
+        return this.#onWork(p);
+      case PacketType.ERROR: {
+        const req = this.#shift();
+        const err = new ServerError(argText(p, 0), argText(p, 1));
+        if (req) req.fail(err);
+        else this.#logger.warn?.(`unsolicited ERROR from ${this.server}: ${err.serverCode} ${err.serverText}`);
+        return;
+      }
+      case PacketType.JOB_CREATED:
+      case PacketType.STATUS_RES:
+      case PacketType.STATUS_RES_UNIQUE:
+      case PacketType.ECHO_RES:
+      case PacketType.OPTION_RES: {
+        const req = this.#shift();
+        if (!req || req.expect !== p.type) {
+          const what = req ? `${packetTypeName(req.expect)} to ${packetTypeName(req.type)}` : "nothing";
+          this.#conn.close();
+          this.#onClosed(new ProtocolError("unexpected_packet", `${this.server} sent ${packetTypeName(p.type)} while ${what} was expected`));
+          return;
+        }
+        req.ok(p);
+        return;
+      }
+      default:
+        this.#logger.debug?.(`ignoring ${packetTypeName(p.type)} from ${this.server}`);
+    }
+  }
+
+  #onWork(p: Packet): void {
+    let handle = argText(p, 0);
+    // gearmand appends a NUL to the handle of a WORK_FAIL converted from WORK_EXCEPTION (protocol.md §6).
+    if (p.type === PacketType.WORK_FAIL && handle.endsWith("\0")) handle = handle.replace(/\0+$/, "");
+    const tasks = this.#tasks.get(handle);
+    if (!tasks) return;
+    for (const task of tasks.slice()) {
+      switch (p.type) {
+        case PacketType.WORK_DATA: task.data_(p.args[1]!); break;
+        case PacketType.WORK_WARNING: task.warning_(p.args[1]!); break;
+        case PacketType.WORK_STATUS: task.status_(Number(utf8(p.args[1]!)), Number(utf8(p.args[2]!))); break;
+        case PacketType.WORK_COMPLETE: task.complete_(p.args[1]!); break;
+        case PacketType.WORK_FAIL: task.fail_(); break;
+        case PacketType.WORK_EXCEPTION: task.exception_(p.args[1]!); break;
+      }
+    }
+  }
+
+  #onClosed(error: GearmanError | undefined): void {
+    const pending = [...this.#awaiting.slice(this.#awaitingHead), ...this.#backlog.slice(this.#backlogHead)];
+    this.#awaiting = [];
+    this.#awaitingHead = 0;
+    this.#backlog = [];
+    this.#backlogHead = 0;
+    const orphans: Task[] = [];
+    for (const list of this.#tasks.values()) orphans.push(...list);
+    this.#tasks.clear();
+    this.#taskCount = 0;
+    for (const t of orphans) t.onSettle = undefined;
+    this.#events.closed(this, error, orphans);
+    const err = error ?? new ClosedError(`the connection to ${this.server} was closed before the server answered`);
+    for (const req of pending) req.fail(err);
+  }
+}

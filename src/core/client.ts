@@ -1,0 +1,326 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * Client: submits jobs at every priority, foreground and background, map/reduce, status queries
+ * and echo, spread over several servers with reconnect and back-off.
+ * @module
+ */
+import { AbortError, ClosedError, ConnectionError, type GearmanError, TimeoutError } from "../errors.ts";
+import { type Payload, toBytes } from "../protocol/bytes.ts";
+import { argText, type Packet } from "../protocol/packet.ts";
+import { PacketType } from "../protocol/packet-types.ts";
+import { assertFunctionName, assertUnique } from "../protocol/validate.ts";
+import { ClientConnection } from "./client-connection.ts";
+import { backoffDelay } from "./events.ts";
+import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from "./options.ts";
+import { type Priority, Task } from "./task.ts";
+import type { ConnectorFactory, Connector } from "./transport.ts";
+import { randomUuid } from "./uuid.ts";
+
+/** Options of one submit. */
+export interface SubmitOptions {
+  /** Queue: high, normal or low. @default "normal" */
+  priority?: Priority;
+  /** Unique id (≤ 63 bytes, no NUL): submits with the same function and unique share one job. */
+  unique?: string;
+  /** Aborting rejects the task with `AbortError` (the server keeps running the job). */
+  signal?: AbortSignal;
+  /** Milliseconds before the task rejects with `TimeoutError` (the server keeps running the job). */
+  timeout?: number;
+}
+
+/** Answer to GET_STATUS. */
+export interface JobStatus {
+  /** Job handle. */
+  handle: string;
+  /** The server knows the job (queued or running). */
+  known: boolean;
+  /** A worker holds the job. */
+  running: boolean;
+  /** Last WORK_STATUS numerator (0 when none). */
+  numerator: number;
+  /** Last WORK_STATUS denominator (0 when none). */
+  denominator: number;
+}
+
+/** Answer to GET_STATUS_UNIQUE. */
+export interface UniqueJobStatus extends Omit<JobStatus, "handle"> {
+  /** The unique asked about. */
+  unique: string;
+  /** Foreground clients waiting for the job. */
+  waiting: number;
+}
+
+interface Slot {
+  readonly server: string;
+  readonly connect: Connector;
+  conn: ClientConnection | undefined;
+  connecting: Promise<ClientConnection> | undefined;
+  failures: number;
+  retryAt: number;
+}
+
+const FOREGROUND: Record<Priority, number> = { high: PacketType.SUBMIT_JOB_HIGH, normal: PacketType.SUBMIT_JOB, low: PacketType.SUBMIT_JOB_LOW };
+const BACKGROUND: Record<Priority, number> = { high: PacketType.SUBMIT_JOB_HIGH_BG, normal: PacketType.SUBMIT_JOB_BG, low: PacketType.SUBMIT_JOB_LOW_BG };
+const HANDLE_MEMORY = 10_000;
+const RESUBMIT_ATTEMPTS = 10;
+
+/**
+ * Submits jobs to gearmand.
+ * @example
+ * ```ts
+ * const client = new Client({ servers: ["127.0.0.1:4730"] });
+ * const bytes = await client.execute("reverse", "hello");
+ * await client.close();
+ * ```
+ */
+export class BaseClient {
+  readonly #options: ResolvedClientOptions;
+  readonly #slots: Slot[];
+  #rr = 0;
+  #closed = false;
+  #handleServer = new Map<string, Slot>();
+
+  /** Creates a client; connections open on first use. */
+  constructor(options: ClientOptions, defaultConnector?: ConnectorFactory) {
+    this.#options = resolveClientOptions(options, defaultConnector);
+    this.#slots = this.#options.servers.map((server) => ({
+      server,
+      connect: this.#options.connector(server),
+      conn: undefined,
+      connecting: undefined,
+      failures: 0,
+      retryAt: 0,
+    }));
+  }
+
+  /** Submits a foreground job and returns its {@link Task}. Throws `InvalidArgumentError` on a bad name or unique. */
+  submit(functionName: string, payload: Payload, options: SubmitOptions = {}): Task {
+    return this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], undefined, false);
+  }
+
+  /** Runs a job and resolves as `gearman_client_do` does: all WORK_DATA payloads then the WORK_COMPLETE payload. */
+  async execute(functionName: string, payload: Payload, options: SubmitOptions = {}): Promise<Uint8Array> {
+    return await this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], undefined, true).output();
+  }
+
+  /** Submits a background job; resolves with its handle once the server queued it. */
+  async submitBackground(functionName: string, payload: Payload, options: SubmitOptions = {}): Promise<string> {
+    return await this.#start(functionName, payload, options, BACKGROUND[options.priority ?? "normal"], undefined, false, true).created();
+  }
+
+  /** Submits a background job that is not handed out before `when` (SUBMIT_JOB_EPOCH); resolves with its handle. */
+  async submitAt(functionName: string, payload: Payload, when: Date, options: Omit<SubmitOptions, "priority"> = {}): Promise<string> {
+    const epoch = String(Math.floor(when.getTime() / 1000));
+    return await this.#start(functionName, payload, options, PacketType.SUBMIT_JOB_EPOCH, undefined, false, true, epoch).created();
+  }
+
+  /** Submits a map/reduce job: `functionName` partitions the payload and `reducer` runs on each part. */
+  submitReduce(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Task {
+    assertFunctionName(reducer);
+    return this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, reducer, false);
+  }
+
+  /** Runs a map/reduce job and resolves with the aggregated result. */
+  async executeReduce(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Promise<Uint8Array> {
+    assertFunctionName(reducer);
+    return await this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, reducer, true).output();
+  }
+
+  /** Submits a background map/reduce job; resolves with its handle. */
+  async submitReduceBackground(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Promise<string> {
+    assertFunctionName(reducer);
+    return await this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB_BACKGROUND, reducer, false, true).created();
+  }
+
+  /** Asks the server that created `handle` (or the first reachable one) for the job's status. */
+  async getStatus(handle: string): Promise<JobStatus> {
+    const p = await this.#ask(PacketType.GET_STATUS, handle, PacketType.STATUS_RES, this.#handleServer.get(handle));
+    return { handle: argText(p, 0), known: argText(p, 1) === "1", running: argText(p, 2) === "1", numerator: Number(argText(p, 3)), denominator: Number(argText(p, 4)) };
+  }
+
+  /** Asks for the status of the job with this unique id (any function). */
+  async getStatusUnique(unique: string): Promise<UniqueJobStatus> {
+    assertUnique(unique);
+    const p = await this.#ask(PacketType.GET_STATUS_UNIQUE, unique, PacketType.STATUS_RES_UNIQUE);
+    return {
+      unique: argText(p, 0), known: argText(p, 1) === "1", running: argText(p, 2) === "1",
+      numerator: Number(argText(p, 3)), denominator: Number(argText(p, 4)), waiting: Number(argText(p, 5)),
+    };
+  }
+
+  /** Sends ECHO_REQ and resolves with the echoed bytes. */
+  async echo(payload: Payload): Promise<Uint8Array> {
+    return (await this.#ask(PacketType.ECHO_REQ, toBytes(payload), PacketType.ECHO_RES)).args[0]!;
+  }
+
+  /** Sets a connection option on every open connection; `exceptions` is already sent by default. */
+  async setOption(option: "exceptions"): Promise<void> {
+    await this.#acquire();
+    await Promise.all(this.#slots.filter((s) => s.conn).map((s) => this.#askOn(s.conn!, PacketType.OPTION_REQ, option, PacketType.OPTION_RES)));
+  }
+
+  /** Closes every connection. Tasks still running reject with `ClosedError`. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const s of this.#slots) s.conn?.close();
+    await Promise.allSettled(this.#slots.map((s) => s.connecting));
+  }
+
+  #start(fn: string, payload: Payload, o: SubmitOptions, type: number, reducer: string | undefined, collect: boolean, background = false, epoch?: string): Task {
+    assertFunctionName(fn);
+    let unique = o.unique ?? "";
+    if (unique === "" && this.#options.libgearmanCompatible) unique = randomUuid();
+    assertUnique(unique);
+    const data = toBytes(payload);
+    const args = reducer !== undefined ? [fn, unique, reducer, "", data] : epoch !== undefined ? [fn, unique, epoch, data] : [fn, unique, data];
+    const task = new Task({ functionName: fn, payload: data, unique, priority: o.priority ?? "normal", reducer, collect, packetType: type, args, background });
+    if (this.#closed) {
+      task.error_(new ClosedError());
+      return task;
+    }
+    this.#arm(task, o);
+    this.#dispatch(task, 0);
+    return task;
+  }
+
+  #arm(task: Task, o: SubmitOptions): void {
+    if (o.timeout === undefined && !o.signal) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = (): void => task.error_(new AbortError(`task for ${task.functionName} aborted`, { cause: o.signal?.reason }));
+    if (o.timeout !== undefined) {
+      timer = setTimeout(() => task.error_(new TimeoutError(`task for ${task.functionName} got no result within ${o.timeout} ms; the server may still run it`)), o.timeout);
+    }
+    if (o.signal?.aborted) return onAbort();
+    o.signal?.addEventListener("abort", onAbort, { once: true });
+    task.result().then(cleanup, cleanup);
+    function cleanup(): void {
+      if (timer) clearTimeout(timer);
+      o.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #dispatch(task: Task, attempt: number): void {
+    const send = (conn: ClientConnection): void => {
+      if (task.done) return;
+      const slot = this.#slotOf(conn);
+      const onHandle = task.spec.background && slot ? (h: string) => this.#remember(h, slot) : undefined;
+      conn.submit(task, task.spec.packetType, task.spec.args, task.spec.background, onHandle, (e) => this.#retryOrFail(task, e, attempt));
+    };
+    const conn = this.#pick();
+    if (conn) send(conn);
+    else this.#acquire().then(send, (e: GearmanError) => this.#retryOrFail(task, e, attempt));
+  }
+
+  /** Called when a task's connection failed before or after JOB_CREATED. */
+  #retryOrFail(task: Task, error: GearmanError, attempt: number): void {
+    if (task.done) return;
+    const resubmit = this.#options.resubmitOnReconnect && task.unique !== "" && !task.spec.background &&
+      error instanceof ConnectionError && !this.#closed && attempt < RESUBMIT_ATTEMPTS;
+    if (!resubmit) {
+      task.error_(this.#closed ? new ClosedError() : error);
+      return;
+    }
+    this.#options.logger.debug?.(`resubmitting ${task.functionName} (${task.unique}) after: ${error.message}`);
+    setTimeout(() => this.#dispatch(task, attempt + 1), backoffDelay(attempt, this.#options.reconnectDelay, this.#options.maxReconnectDelay));
+  }
+
+  #remember(handle: string, slot: Slot): void {
+    this.#handleServer.set(handle, slot);
+    if (this.#handleServer.size > HANDLE_MEMORY) this.#handleServer.delete(this.#handleServer.keys().next().value!);
+  }
+
+  #slotOf(conn: ClientConnection): Slot | undefined {
+    return this.#slots.find((s) => s.conn === conn);
+  }
+
+  /** A live connection, round-robin, without waiting. */
+  #pick(): ClientConnection | undefined {
+    const n = this.#slots.length;
+    for (let i = 0; i < n; i++) {
+      const idx = (this.#rr + i) % n;
+      const conn = this.#slots[idx]!.conn;
+      if (conn && !conn.closed) {
+        this.#rr = (idx + 1) % n;
+        return conn;
+      }
+    }
+    return undefined;
+  }
+
+  /** A live connection, connecting where needed; skips servers in back-off unless all are. */
+  async #acquire(preferred?: Slot): Promise<ClientConnection> {
+    if (this.#closed) throw new ClosedError();
+    if (preferred?.conn && !preferred.conn.closed) return preferred.conn;
+    const live = this.#pick();
+    if (live) return live;
+    const now = Date.now();
+    let candidates = this.#slots.filter((s) => s.connecting || s.retryAt <= now);
+    if (candidates.length === 0) candidates = [this.#slots.reduce((a, b) => (a.retryAt <= b.retryAt ? a : b))];
+    try {
+      return await Promise.any(candidates.map((s) => this.#connect(s)));
+    } catch (err) {
+      const causes = (err as AggregateError).errors ?? [err];
+      const detail = causes.map((e: Error) => e.message).join("; ");
+      throw new ConnectionError(`cannot reach any gearmand (${this.#slots.map((s) => s.server).join(", ")}): ${detail}`, { cause: err });
+    }
+  }
+
+  #connect(slot: Slot): Promise<ClientConnection> {
+    if (slot.connecting) return slot.connecting;
+    const attempt = (async () => {
+      try {
+        const transport = await slot.connect();
+        if (this.#closed) {
+          transport.close();
+          throw new ClosedError();
+        }
+        const conn = new ClientConnection(slot.server, transport, {
+          closed: (c, error, orphans) => this.#onClosed(slot, c, error, orphans),
+        }, {
+          logger: this.#options.logger,
+          window: this.#options.requestWindow,
+          maxPacketSize: this.#options.maxPacketSize,
+          tap: this.#options.tap ? (d, p) => this.#options.tap!(d, p, slot.server) : undefined,
+        });
+        slot.conn = conn;
+        slot.failures = 0;
+        if (this.#options.exceptions) {
+          conn.request(PacketType.OPTION_REQ, ["exceptions"], PacketType.OPTION_RES, () => {}, (e) =>
+            this.#options.logger.warn?.(`${slot.server} refused the exceptions option: ${e.message}`));
+        }
+        return conn;
+      } catch (err) {
+        this.#backOff(slot);
+        throw err;
+      } finally {
+        slot.connecting = undefined;
+      }
+    })();
+    slot.connecting = attempt;
+    return attempt;
+  }
+
+  #backOff(slot: Slot): void {
+    slot.failures++;
+    slot.retryAt = Date.now() + backoffDelay(slot.failures - 1, this.#options.reconnectDelay, this.#options.maxReconnectDelay);
+  }
+
+  #onClosed(slot: Slot, conn: ClientConnection, error: GearmanError | undefined, orphans: Task[]): void {
+    if (slot.conn === conn) slot.conn = undefined;
+    if (!this.#closed) this.#backOff(slot);
+    for (const [h, s] of this.#handleServer) if (s === slot) this.#handleServer.delete(h);
+    const err = this.#closed || !error
+      ? new ClosedError()
+      : error instanceof ConnectionError ? error : new ConnectionError(`lost ${slot.server}: ${error.message}`, { cause: error, server: slot.server });
+    for (const task of orphans) this.#retryOrFail(task, err, 0);
+  }
+
+  async #ask(type: number, arg: string | Uint8Array, expect: number, slot?: Slot): Promise<Packet> {
+    return await this.#askOn(await this.#acquire(slot), type, arg, expect);
+  }
+
+  #askOn(conn: ClientConnection, type: number, arg: string | Uint8Array, expect: number): Promise<Packet> {
+    return new Promise((resolve, reject) => conn.request(type, [arg], expect, resolve, reject));
+  }
+}
+

@@ -1,0 +1,164 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * One transport seen as a packet stream: decoder on the way in, one batched write per turn of the
+ * event loop on the way out, close fan-out. Client and worker state machines sit on top.
+ * @module
+ */
+import { ConnectionError, type GearmanError, ProtocolError } from "../errors.ts";
+import type { Magic } from "../protocol/constants.ts";
+import { PacketDecoder } from "../protocol/decoder.ts";
+import { type Packet, type PacketArg, PacketWriter } from "../protocol/packet.ts";
+import type { Transport } from "./transport.ts";
+
+/** What a {@link PacketConnection} reports to its owner. */
+export interface ConnectionHandler {
+  /** A packet arrived. */
+  packet(packet: Packet): void;
+  /** The connection is gone; `error` says why (undefined after a local close). Called once. */
+  closed(error: GearmanError | undefined): void;
+}
+
+/** Options of {@link PacketConnection}. */
+export interface PacketConnectionOptions {
+  /** Largest packet body accepted. */
+  maxPacketSize?: number;
+  /** Magic expected from the peer. @default "res" */
+  expect?: Magic;
+  /** Called before each outgoing packet and after each incoming one (the playground's packet inspector). */
+  tap?: (direction: "out" | "in", packet: Packet) => void;
+}
+
+/** A packet-level view of one transport. */
+export class PacketConnection {
+  readonly remote: string;
+  #transport: Transport;
+  #handler: ConnectionHandler;
+  #decoder: PacketDecoder;
+  #writer = new PacketWriter();
+  #flushScheduled = false;
+  #blocked = false;
+  #closed = false;
+  #closing = false;
+  #tap: PacketConnectionOptions["tap"];
+  #drainWaiters: (() => void)[] = [];
+
+  constructor(transport: Transport, handler: ConnectionHandler, options: PacketConnectionOptions = {}) {
+    this.remote = transport.remote;
+    this.#transport = transport;
+    this.#handler = handler;
+    this.#tap = options.tap;
+    this.#decoder = new PacketDecoder({
+      maxPacketSize: options.maxPacketSize,
+      expect: options.expect ?? "res",
+    });
+    transport.start({
+      data: (chunk) => this.#onData(chunk),
+      drain: () => this.#onDrain(),
+      closed: (error) => this.#onClosed(error),
+    });
+  }
+
+  /** True once closed (locally or by the peer). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes queued but not yet handed to the transport. */
+  get pendingBytes(): number {
+    return this.#writer.length;
+  }
+
+  /** Queues a packet; everything queued in this turn leaves in one write. Throws on invalid fields. */
+  send(type: number, args: readonly PacketArg[]): void {
+    if (this.#closed) throw new ConnectionError(`connection to ${this.remote} is closed`, { server: this.remote });
+    this.#writer.write(type, args, "req");
+    if (this.#tap) this.#tap("out", { type: type as Packet["type"], magic: "req", args: args.map(tapArg) });
+    this.#scheduleFlush();
+  }
+
+  /** Resolves when the transport can take more bytes (immediately unless it pushed back). */
+  writable(): Promise<void> {
+    if (!this.#blocked || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Flushes what is queued, then closes. */
+  close(): void {
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    this.#flush();
+    this.#transport.close();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    if (this.#closed || this.#writer.length === 0) return;
+    if (!this.#transport.write(this.#writer.take())) this.#blocked = true;
+  }
+
+  #onDrain(): void {
+    this.#blocked = false;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    let packets: Packet[];
+    try {
+      packets = this.#decoder.push(chunk);
+    } catch (err) {
+      this.#fail(err as ProtocolError);
+      return;
+    }
+    for (const p of packets) {
+      if (this.#closed) return;
+      if (this.#tap) this.#tap("in", p);
+      this.#handler.packet(p);
+    }
+  }
+
+  #onClosed(error: Error | undefined): void {
+    if (this.#closed) return;
+    let err: GearmanError | undefined;
+    if (error) {
+      err = error instanceof ConnectionError || error instanceof ProtocolError
+        ? error
+        : new ConnectionError(`connection to ${this.remote} lost: ${error.message}`, { cause: error, server: this.remote });
+    } else if (!this.#closing) {
+      try {
+        this.#decoder.end();
+        err = new ConnectionError(`${this.remote} closed the connection`, { server: this.remote });
+      } catch (e) {
+        err = e as ProtocolError;
+      }
+    }
+    this.#finish(err);
+  }
+
+  #fail(error: GearmanError): void {
+    if (this.#closed) return;
+    this.#closing = true;
+    this.#transport.close();
+    this.#finish(error);
+  }
+
+  #finish(error: GearmanError | undefined): void {
+    this.#closed = true;
+    this.#onDrain();
+    this.#handler.closed(error);
+  }
+}
+
+function tapArg(a: PacketArg): Uint8Array {
+  return typeof a === "string" ? new TextEncoder().encode(a) : a;
+}

@@ -1,0 +1,95 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * A tiny typed listener set and a queue that turns pushed values into an async iterator, so every
+ * stream of events can be consumed by callback or by `for await`. No node:events.
+ * @module
+ */
+
+/**
+ * Pushes values to one async iterator. Values pushed before iteration are kept; `end()` finishes
+ * the iteration after the values already queued.
+ */
+export class QueuedIterator<T> implements AsyncIterableIterator<T> {
+  #values: T[] = [];
+  #waiting: ((r: IteratorResult<T>) => void) | undefined;
+  #ended = false;
+
+  /** Adds a value. */
+  push(value: T): void {
+    if (this.#ended) return;
+    const w = this.#waiting;
+    if (w) {
+      this.#waiting = undefined;
+      w({ value, done: false });
+    } else this.#values.push(value);
+  }
+
+  /** Ends the iteration once queued values are consumed. */
+  end(): void {
+    this.#ended = true;
+    if (this.#values.length === 0 && this.#waiting) {
+      const w = this.#waiting;
+      this.#waiting = undefined;
+      w({ value: undefined, done: true });
+    }
+  }
+
+  /** Next value. */
+  next(): Promise<IteratorResult<T>> {
+    if (this.#values.length > 0) return Promise.resolve({ value: this.#values.shift()!, done: false });
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.#waiting = resolve));
+  }
+
+  /** Stops iterating; later values are dropped. */
+  return(): Promise<IteratorResult<T>> {
+    this.#ended = true;
+    this.#values = [];
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+}
+
+/** A deferred promise: resolve and reject from outside. */
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/** Creates a {@link Deferred}. Its rejection is marked handled so an unobserved failure is not a crash. */
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+/** Exponential back-off with full jitter: a random delay in [base/2, min(cap, base·2^attempt)]. */
+export function backoffDelay(attempt: number, base: number, cap: number): number {
+  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+/** A logger; every method optional. The default logs warnings and errors to the console. */
+export interface Logger {
+  /** Detail for debugging. */
+  debug?(message: string, ...details: unknown[]): void;
+  /** Something unexpected that was handled. */
+  warn?(message: string, ...details: unknown[]): void;
+  /** Something failed. */
+  error?(message: string, ...details: unknown[]): void;
+}
+
+/** The default logger: warnings and errors to the console, debug dropped. */
+export const consoleLogger: Logger = {
+  warn: (m, ...d) => console.warn(`[gearman] ${m}`, ...d),
+  error: (m, ...d) => console.error(`[gearman] ${m}`, ...d),
+};

@@ -1,0 +1,69 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * What a worker function is: a handler, or a partition plus an aggregator (libgearman's
+ * `gearman_function_create_partition`), and what it may return.
+ * @module
+ */
+import type { Payload } from "../protocol/bytes.ts";
+import type { Job } from "./job.ts";
+
+/** A return code, as libgearman's `gearman_return_t` for define-function callbacks. */
+export interface ReturnCode {
+  /** SUCCESS, FAIL or ERROR. */
+  readonly name: "SUCCESS" | "FAIL" | "ERROR";
+}
+
+/**
+ * Return codes of a worker function. SUCCESS completes the job with an empty result, FAIL fails it
+ * at once, ERROR gives it back to the server to run again after a back-off.
+ */
+export const GearmanReturn: { readonly SUCCESS: ReturnCode; readonly FAIL: ReturnCode; readonly ERROR: ReturnCode } = Object.freeze({
+  SUCCESS: Object.freeze({ name: "SUCCESS" as const }),
+  FAIL: Object.freeze({ name: "FAIL" as const }),
+  ERROR: Object.freeze({ name: "ERROR" as const }),
+});
+
+/** What a handler may return: a payload (the result), nothing (empty result) or a return code. */
+export type HandlerResult = Payload | void | undefined | ReturnCode;
+
+/** A worker function: gets the job and the context given at definition. */
+export type JobHandler<C = unknown> = (job: Job<C>) => HandlerResult | Promise<HandlerResult>;
+
+/** Combines reducer results (in send order) into the payload the client receives. */
+export type Aggregator<C = unknown> = (results: Uint8Array[], job: Job<C>) => Payload | Promise<Payload>;
+
+/** A map/reduce function: `partition` calls `job.sendData(chunk)` per part; `aggregate` combines the reducer results. */
+export interface PartitionFunction<C = unknown> {
+  /** Splits the workload: each `await job.sendData(chunk)` becomes one reducer job. */
+  partition: JobHandler<C>;
+  /** Combines the reducer results; without it they are concatenated in send order. */
+  aggregate?: Aggregator<C>;
+}
+
+/** Options of `defineFunction`. */
+export interface FunctionOptions<C = unknown> {
+  /** Milliseconds before gearmand requeues the job (CAN_DO_TIMEOUT, floor 1000); the job's signal aborts then. */
+  timeout?: number;
+  /** Handed to every call as `job.context`, unchanged. */
+  context?: C;
+  /** Report thrown errors with WORK_EXCEPTION (only for clients that ask for exceptions; see README). @default false */
+  exceptions?: boolean;
+  /** Reducer jobs in flight at once for one map job; `sendData` waits beyond it. @default 64 */
+  maxInFlight?: number;
+}
+
+/** A function definition as stored by the worker. */
+export interface FunctionDefinition {
+  readonly name: string;
+  readonly handler: JobHandler<unknown>;
+  readonly aggregate: Aggregator<unknown> | undefined;
+  readonly timeout: number;
+  readonly context: unknown;
+  readonly exceptions: boolean;
+  readonly maxInFlight: number;
+}
+
+/** True for the {@link GearmanReturn} codes. */
+export function isReturnCode(v: unknown): v is ReturnCode {
+  return v === GearmanReturn.SUCCESS || v === GearmanReturn.FAIL || v === GearmanReturn.ERROR;
+}

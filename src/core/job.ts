@@ -1,0 +1,105 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * Job: the worker side of one assigned job. Sends after the job ended are ignored and logged, so
+ * every job gets exactly one terminal packet whatever the handler does.
+ * @module
+ */
+import { type Payload, toBytes, utf8 } from "../protocol/bytes.ts";
+import { PacketType } from "../protocol/packet-types.ts";
+import type { PacketArg } from "../protocol/packet.ts";
+
+/** How a job reaches the wire (the worker connection) and its map/reduce fan-out. */
+export interface JobChannel {
+  /** Sends a packet for this job unless the connection is gone. */
+  send(type: number, args: readonly PacketArg[]): void;
+  /** A send after the end. */
+  late(what: string): void;
+  /** In a map job, `sendData` goes here instead of WORK_DATA. */
+  reduce?: (chunk: Uint8Array) => Promise<void>;
+}
+
+/**
+ * A job assigned to this worker.
+ * @example
+ * ```ts
+ * worker.defineFunction("reverse", (job) => [...job.text()].reverse().join(""));
+ * ```
+ */
+export class Job<C = unknown> {
+  /** Job handle, e.g. `H:host:42`. */
+  readonly handle: string;
+  /** Function name as the server sent it. */
+  readonly functionName: string;
+  /** Unique id ("" when the client gave none or the assignment carried none). */
+  readonly unique: string;
+  /** Reducer function name of a map job, "" otherwise. */
+  readonly reducer: string;
+  /** The workload, as received. */
+  readonly workload: Uint8Array;
+  /** The context given to `defineFunction`. */
+  readonly context: C;
+  /** Aborted when the job must stop: timeout, requeue, worker stop. */
+  readonly signal: AbortSignal;
+  #controller: AbortController;
+  #channel: JobChannel;
+  #ended = false;
+
+  /** @internal Jobs are made by the worker. */
+  constructor(fields: { handle: string; functionName: string; unique: string; reducer: string; workload: Uint8Array; context: C }, channel: JobChannel) {
+    this.handle = fields.handle;
+    this.functionName = fields.functionName;
+    this.unique = fields.unique;
+    this.reducer = fields.reducer;
+    this.workload = fields.workload;
+    this.context = fields.context;
+    this.#controller = new AbortController();
+    this.signal = this.#controller.signal;
+    this.#channel = channel;
+  }
+
+  /** True once the job ended (terminal packet sent, or the job was taken back). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** The workload read as UTF-8. */
+  text(): string {
+    return utf8(this.workload);
+  }
+
+  /**
+   * Sends a piece of the result (WORK_DATA). In a map job it becomes a reducer job instead, and the
+   * promise waits while too many reducer jobs are in flight.
+   */
+  async sendData(data: Payload): Promise<void> {
+    if (this.#ended) return this.#channel.late("sendData");
+    if (this.#channel.reduce) return await this.#channel.reduce(toBytes(data));
+    this.#channel.send(PacketType.WORK_DATA, [this.handle, toBytes(data)]);
+  }
+
+  /** Reports progress (WORK_STATUS), e.g. `sendStatus(3, 10)`. */
+  sendStatus(numerator: number, denominator: number): void {
+    if (this.#ended) return this.#channel.late("sendStatus");
+    this.#channel.send(PacketType.WORK_STATUS, [this.handle, String(Math.trunc(numerator)), String(Math.trunc(denominator))]);
+  }
+
+  /** Sends a warning (WORK_WARNING); the client keeps it with the task. */
+  sendWarning(data: Payload): void {
+    if (this.#ended) return this.#channel.late("sendWarning");
+    this.#channel.send(PacketType.WORK_WARNING, [this.handle, toBytes(data)]);
+  }
+
+  /** @internal Ends the job with its terminal packets; returns false when it had already ended. */
+  end_(packets: readonly [number, readonly PacketArg[]][]): boolean {
+    if (this.#ended) return false;
+    this.#ended = true;
+    for (const [type, args] of packets) this.#channel.send(type, args);
+    return true;
+  }
+
+  /** @internal Takes the job away without sending anything (timeout, requeue, stop). */
+  abort_(reason: string): void {
+    this.#ended = true;
+    if (!this.signal.aborted) this.#controller.abort(new Error(reason));
+  }
+}

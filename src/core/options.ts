@@ -1,0 +1,138 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * Client and worker options: documented defaults, one validating resolver each, frozen results.
+ * The caller's object is never changed.
+ * @module
+ */
+import { InvalidArgumentError } from "../errors.ts";
+import type { ConnectorFactory } from "./transport.ts";
+import { consoleLogger, type Logger } from "./events.ts";
+import type { Packet } from "../protocol/packet.ts";
+
+/** Default cap on requests awaiting an answer on one connection. */
+export const DEFAULT_REQUEST_WINDOW = 1000;
+/** Default first reconnect delay, in ms. */
+export const DEFAULT_RECONNECT_BASE = 100;
+/** Default longest reconnect delay, in ms. */
+export const DEFAULT_RECONNECT_CAP = 5000;
+/** Default worker concurrency. */
+export const DEFAULT_CONCURRENCY = 1;
+/** Default graceful-stop deadline, in ms. */
+export const DEFAULT_STOP_TIMEOUT = 30_000;
+
+/** Options shared by clients and workers. */
+export interface CommonOptions {
+  /** Servers: `host:port`, `tcp://host:port`, `ws://…` or `wss://…` (what the entry's connector supports). */
+  servers: readonly string[];
+  /** Maps a server address to a connector. Each runtime entry sets its own default. */
+  connector?: ConnectorFactory;
+  /** Where warnings go. @default console for warn and error */
+  logger?: Logger;
+  /** Largest packet body accepted from a server, in bytes. @default 64 MiB */
+  maxPacketSize?: number;
+  /** First reconnect delay in ms; doubles per failure, with jitter. @default 100 */
+  reconnectDelay?: number;
+  /** Longest reconnect delay in ms. @default 5000 */
+  maxReconnectDelay?: number;
+  /** Reproduce what libgearman peers expect where the defaults differ (see README). @default false */
+  libgearmanCompatible?: boolean;
+  /** Sees every packet sent and received (the playground's packet inspector). */
+  tap?: (direction: "out" | "in", packet: Packet, server: string) => void;
+}
+
+/** Options of a {@link Client}. */
+export interface ClientOptions extends CommonOptions {
+  /** Resubmit in-flight foreground tasks that have a unique id when their connection drops. @default false */
+  resubmitOnReconnect?: boolean;
+  /** Requests awaiting an answer on one connection before more are held back locally. @default 1000 */
+  requestWindow?: number;
+  /** Send OPTION_REQ "exceptions" on every connection so WORK_EXCEPTION arrives as such. @default true */
+  exceptions?: boolean;
+}
+
+/** Options of a Worker. */
+export interface WorkerOptions extends CommonOptions {
+  /** Jobs run at once, over all servers. @default 1 */
+  concurrency?: number;
+  /** Sent with SET_CLIENT_ID on every connection; shown by the admin `workers` command. */
+  clientId?: string;
+}
+
+/** Client options after defaults and validation. */
+export interface ResolvedClientOptions {
+  readonly servers: readonly string[];
+  readonly connector: ConnectorFactory;
+  readonly logger: Logger;
+  readonly maxPacketSize: number | undefined;
+  readonly reconnectDelay: number;
+  readonly maxReconnectDelay: number;
+  readonly libgearmanCompatible: boolean;
+  readonly resubmitOnReconnect: boolean;
+  readonly requestWindow: number;
+  readonly exceptions: boolean;
+  readonly tap: CommonOptions["tap"];
+}
+
+/** Worker options after defaults and validation. */
+export interface ResolvedWorkerOptions {
+  readonly servers: readonly string[];
+  readonly connector: ConnectorFactory;
+  readonly logger: Logger;
+  readonly maxPacketSize: number | undefined;
+  readonly reconnectDelay: number;
+  readonly maxReconnectDelay: number;
+  readonly libgearmanCompatible: boolean;
+  readonly concurrency: number;
+  readonly clientId: string | undefined;
+  readonly tap: CommonOptions["tap"];
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function common(o: CommonOptions, fallback: ConnectorFactory | undefined): Omit<ResolvedClientOptions, "resubmitOnReconnect" | "requestWindow" | "exceptions"> {
+  if (!o || !Array.isArray(o.servers) || o.servers.length === 0) {
+    throw new InvalidArgumentError('servers must list at least one server, e.g. { servers: ["127.0.0.1:4730"] }');
+  }
+  const connector = o.connector ?? fallback;
+  if (!connector) {
+    throw new InvalidArgumentError("no connector: pass options.connector, or import Client/Worker from a runtime entry (gearman-sdk) rather than gearman-sdk/core");
+  }
+  return {
+    servers: Object.freeze([...o.servers]),
+    connector,
+    logger: o.logger ?? consoleLogger,
+    maxPacketSize: o.maxPacketSize,
+    reconnectDelay: positiveInt("reconnectDelay", o.reconnectDelay, DEFAULT_RECONNECT_BASE),
+    maxReconnectDelay: positiveInt("maxReconnectDelay", o.maxReconnectDelay, DEFAULT_RECONNECT_CAP),
+    libgearmanCompatible: o.libgearmanCompatible ?? false,
+    tap: o.tap,
+  };
+}
+
+/** Applies defaults to client options and validates them. */
+export function resolveClientOptions(o: ClientOptions, fallback?: ConnectorFactory): ResolvedClientOptions {
+  return Object.freeze({
+    ...common(o, fallback),
+    resubmitOnReconnect: o.resubmitOnReconnect ?? false,
+    requestWindow: positiveInt("requestWindow", o.requestWindow, DEFAULT_REQUEST_WINDOW),
+    exceptions: o.exceptions ?? true,
+  });
+}
+
+/** Applies defaults to worker options and validates them. */
+export function resolveWorkerOptions(o: WorkerOptions, fallback?: ConnectorFactory): ResolvedWorkerOptions {
+  if (o.clientId !== undefined && (o.clientId === "" || o.clientId.includes("\0"))) {
+    throw new InvalidArgumentError("clientId must be a non-empty string without NUL");
+  }
+  return Object.freeze({
+    ...common(o, fallback),
+    concurrency: positiveInt("concurrency", o.concurrency, DEFAULT_CONCURRENCY),
+    clientId: o.clientId,
+  });
+}

@@ -1,0 +1,200 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * Task: the client side of one submitted job. Its events arrive by callback (`on`) or by
+ * `for await`; `result()` settles with the outcome.
+ * @module
+ */
+import { concatBytes } from "../protocol/bytes.ts";
+import { JobExceptionError, JobFailedError } from "../errors.ts";
+import { deferred, QueuedIterator } from "./events.ts";
+
+/** An event of a task, discriminated by `type`. */
+export type TaskEvent =
+  | { readonly type: "created"; readonly handle: string }
+  | { readonly type: "data"; readonly data: Uint8Array }
+  | { readonly type: "warning"; readonly data: Uint8Array }
+  | { readonly type: "status"; readonly numerator: number; readonly denominator: number }
+  | { readonly type: "complete"; readonly data: Uint8Array }
+  | { readonly type: "fail" }
+  | { readonly type: "exception"; readonly data: Uint8Array };
+
+/** The `type` of a {@link TaskEvent}. */
+export type TaskEventType = TaskEvent["type"];
+/** The event of a given type. */
+export type TaskEventOf<K extends TaskEventType> = Extract<TaskEvent, { type: K }>;
+
+/** Submission priority. */
+export type Priority = "high" | "normal" | "low";
+
+/** How a task is submitted; set by the client. */
+export interface TaskSpec {
+  /** Function to run. */
+  readonly functionName: string;
+  /** Workload bytes. */
+  readonly payload: Uint8Array;
+  /** Unique id ("" for none). */
+  readonly unique: string;
+  /** Priority queue. */
+  readonly priority: Priority;
+  /** Reducer function for a map/reduce submit. */
+  readonly reducer: string | undefined;
+  /** Keep WORK_DATA payloads to return them from `output()`. */
+  readonly collect: boolean;
+  /** The SUBMIT_* packet type. */
+  readonly packetType: number;
+  /** The SUBMIT_* fields. */
+  readonly args: readonly (Uint8Array | string)[];
+  /** A background submit: no WORK_* packets follow. */
+  readonly background: boolean;
+}
+
+type Listener = (event: TaskEvent) => void;
+
+/**
+ * A foreground job submitted by a client.
+ * @example
+ * ```ts
+ * const task = client.submit("reverse", "hello");
+ * task.on("status", (e) => console.log(`${e.numerator}/${e.denominator}`));
+ * const bytes = await task.result();
+ * ```
+ */
+export class Task {
+  /** Function name. */
+  readonly functionName: string;
+  /** Unique id, "" when none. */
+  readonly unique: string;
+  /** @internal */
+  readonly spec: TaskSpec;
+  #handle: string | undefined;
+  #listeners = new Map<TaskEventType | "*", Set<Listener>>();
+  #iterators: QueuedIterator<TaskEvent>[] = [];
+  #created = deferred<string>();
+  #result = deferred<Uint8Array>();
+  #data: Uint8Array[] = [];
+  #warnings: Uint8Array[] = [];
+  #done = false;
+  /** @internal Called when the task settles, to free client-side bookkeeping. */
+  onSettle: (() => void) | undefined;
+
+  /** @internal Tasks are made by `Client.submit`. */
+  constructor(spec: TaskSpec) {
+    this.spec = spec;
+    this.functionName = spec.functionName;
+    this.unique = spec.unique;
+  }
+
+  /** The job handle, once the server created the job. */
+  get handle(): string | undefined {
+    return this.#handle;
+  }
+
+  /** True once the task ended (result, failure or error). */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Resolves with the job handle once the server acknowledged the submit. */
+  created(): Promise<string> {
+    return this.#created.promise;
+  }
+
+  /** Resolves with the WORK_COMPLETE payload; rejects with a typed error on failure. */
+  result(): Promise<Uint8Array> {
+    return this.#result.promise;
+  }
+
+  /** Resolves as `gearman_client_do` does: every WORK_DATA payload, then the WORK_COMPLETE payload. */
+  async output(): Promise<Uint8Array> {
+    const last = await this.#result.promise;
+    if (this.#data.length === 0) return last;
+    return concatBytes([...this.#data, last]);
+  }
+
+  /** Subscribes to one event type, or to all with `"*"`. Returns a function that unsubscribes. */
+  on<K extends TaskEventType>(type: K | "*", listener: (event: TaskEventOf<K>) => void): () => void {
+    let set = this.#listeners.get(type);
+    if (!set) this.#listeners.set(type, (set = new Set()));
+    set.add(listener as Listener);
+    return () => set.delete(listener as Listener);
+  }
+
+  /** Iterates over the events from now on; ends after the terminal event. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<TaskEvent> {
+    const it = new QueuedIterator<TaskEvent>();
+    if (this.#done) it.end();
+    else this.#iterators.push(it);
+    return it;
+  }
+
+  /** @internal The server created the job. */
+  created_(handle: string): void {
+    if (this.#done) return;
+    this.#handle = handle;
+    this.#created.resolve(handle);
+    this.#emit({ type: "created", handle });
+  }
+
+  /** @internal A WORK_* packet arrived for this task. */
+  data_(data: Uint8Array): void {
+    if (this.spec.collect) this.#data.push(data);
+    this.#emit({ type: "data", data });
+  }
+
+  /** @internal */
+  warning_(data: Uint8Array): void {
+    this.#warnings.push(data);
+    this.#emit({ type: "warning", data });
+  }
+
+  /** @internal */
+  status_(numerator: number, denominator: number): void {
+    this.#emit({ type: "status", numerator, denominator });
+  }
+
+  /** @internal */
+  complete_(data: Uint8Array): void {
+    if (this.#done) return;
+    this.#emit({ type: "complete", data });
+    this.#settle(undefined, data);
+  }
+
+  /** @internal */
+  fail_(): void {
+    if (this.#done) return;
+    this.#emit({ type: "fail" });
+    this.#settle(new JobFailedError(this.#handle ?? "(no handle)", this.#warnings));
+  }
+
+  /** @internal */
+  exception_(data: Uint8Array): void {
+    if (this.#done) return;
+    this.#emit({ type: "exception", data });
+    this.#settle(new JobExceptionError(this.#handle ?? "(no handle)", data));
+  }
+
+  /** @internal The task ends with an error that is not the job's outcome (connection lost, timeout, abort). */
+  error_(error: Error): void {
+    if (this.#done) return;
+    this.#settle(error);
+  }
+
+  #emit(event: TaskEvent): void {
+    const typed = this.#listeners.get(event.type);
+    if (typed) for (const l of typed) l(event);
+    const all = this.#listeners.get("*");
+    if (all) for (const l of all) l(event);
+    for (const it of this.#iterators) it.push(event);
+  }
+
+  #settle(error: Error | undefined, data?: Uint8Array): void {
+    this.#done = true;
+    if (error) {
+      this.#created.reject(error);
+      this.#result.reject(error);
+    } else this.#result.resolve(data!);
+    for (const it of this.#iterators) it.end();
+    this.#iterators = [];
+    this.onSettle?.();
+  }
+}

@@ -1,0 +1,145 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * The worker's state machine for one server connection: registration, the grab / sleep / wake
+ * loop, and ERROR packets taken as asynchronous events that never disturb the loop's bookkeeping.
+ * @module
+ */
+import type { GearmanError } from "../errors.ts";
+import { argText, type Packet, type PacketArg } from "../protocol/packet.ts";
+import { PacketType, packetTypeName } from "../protocol/packet-types.ts";
+import { PacketConnection, type PacketConnectionOptions } from "./connection.ts";
+import type { FunctionDefinition } from "./functions.ts";
+import type { Job } from "./job.ts";
+import type { Transport } from "./transport.ts";
+
+/** A job assignment as it arrived. */
+export interface Assignment {
+  handle: string;
+  functionName: string;
+  unique: string;
+  reducer: string;
+  workload: Uint8Array;
+}
+
+/** What a {@link WorkerConnection} reports to the worker. */
+export interface WorkerConnectionOwner {
+  assigned(conn: WorkerConnection, assignment: Assignment): void;
+  /** A GRAB was answered with NO_JOB (`answeredGrab`), or a NOOP woke the connection: it may grab again. */
+  idle(conn: WorkerConnection, answeredGrab: boolean): void;
+  serverError(conn: WorkerConnection, code: string, text: string): void;
+  closed(conn: WorkerConnection, error: GearmanError | undefined): void;
+}
+
+/** One worker connection to one server. */
+export class WorkerConnection {
+  readonly server: string;
+  /** A GRAB is out and unanswered. */
+  grabbing = false;
+  /** PRE_SLEEP sent; waiting for NOOP. */
+  sleeping = false;
+  /** Jobs held on this connection, by handle. */
+  readonly jobs: Map<string, { job: Job<unknown>; def: FunctionDefinition | undefined }> = new Map();
+  /** Functions given back with CANT_DO until their back-off ends. */
+  readonly paused: Set<string> = new Set();
+  /** Errored jobs waiting for their function's other jobs to end before CANT_DO, by function. */
+  readonly deferredRequeue: Map<string, number> = new Map();
+  #conn: PacketConnection;
+  #owner: WorkerConnectionOwner;
+
+  constructor(server: string, transport: Transport, owner: WorkerConnectionOwner, options: PacketConnectionOptions) {
+    this.server = server;
+    this.#owner = owner;
+    this.#conn = new PacketConnection(transport, {
+      packet: (p) => this.#onPacket(p),
+      closed: (err) => owner.closed(this, err),
+    }, options);
+  }
+
+  /** True once the connection is gone. */
+  get closed(): boolean {
+    return this.#conn.closed;
+  }
+
+  /** Grabbing is held back while an errored job waits for its siblings to end. */
+  get draining(): boolean {
+    return this.deferredRequeue.size > 0;
+  }
+
+  /** SET_CLIENT_ID, then CAN_DO / CAN_DO_TIMEOUT for every function, as libgearman does on every connection. */
+  register(clientId: string | undefined, defs: Iterable<FunctionDefinition>): void {
+    if (clientId !== undefined) this.send(PacketType.SET_CLIENT_ID, [clientId]);
+    for (const def of defs) this.canDo(def);
+  }
+
+  /** Registers one function. */
+  canDo(def: FunctionDefinition): void {
+    this.paused.delete(def.name);
+    if (def.timeout > 0) this.send(PacketType.CAN_DO_TIMEOUT, [def.name, String(def.timeout)]);
+    else this.send(PacketType.CAN_DO, [def.name]);
+  }
+
+  /** Unregisters one function; gearmand requeues the jobs of it this connection holds. */
+  cantDo(name: string): void {
+    this.send(PacketType.CANT_DO, [name]);
+  }
+
+  /** Asks for a job. */
+  grab(): void {
+    this.grabbing = true;
+    this.sleeping = false;
+    this.send(PacketType.GRAB_JOB_ALL, []);
+  }
+
+  /** Sends a packet if the connection is still up. */
+  send(type: number, args: readonly PacketArg[]): void {
+    if (!this.#conn.closed) this.#conn.send(type, args);
+  }
+
+  /** Counts the jobs of one function held here. */
+  heldOf(name: string): number {
+    let n = 0;
+    for (const { job } of this.jobs.values()) if (job.functionName === name && !job.ended) n++;
+    return n;
+  }
+
+  /** Flushes and closes. */
+  close(): void {
+    this.#conn.close();
+  }
+
+  #onPacket(p: Packet): void {
+    switch (p.type) {
+      case PacketType.NO_JOB:
+        this.grabbing = false;
+        this.sleeping = true;
+        this.send(PacketType.PRE_SLEEP, []);
+        this.#owner.idle(this, true);
+        return;
+      case PacketType.NOOP:
+        if (!this.sleeping) return;
+        this.sleeping = false;
+        this.#owner.idle(this, false);
+        return;
+      case PacketType.JOB_ASSIGN:
+      case PacketType.JOB_ASSIGN_UNIQ:
+      case PacketType.JOB_ASSIGN_ALL: {
+        this.grabbing = false;
+        const all = p.type === PacketType.JOB_ASSIGN_ALL;
+        const uniq = p.type !== PacketType.JOB_ASSIGN;
+        this.#owner.assigned(this, {
+          handle: argText(p, 0),
+          functionName: argText(p, 1),
+          unique: uniq ? argText(p, 2) : "",
+          reducer: all ? argText(p, 3) : "",
+          workload: p.args[p.args.length - 1]!,
+        });
+        return;
+      }
+      case PacketType.ERROR:
+        this.#owner.serverError(this, argText(p, 0), argText(p, 1));
+        return;
+      default:
+        this.#owner.serverError(this, "UNEXPECTED_PACKET", `ignored ${packetTypeName(p.type)}`);
+    }
+  }
+}

@@ -1,0 +1,348 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * Worker: defines functions, grabs jobs within its concurrency over every server, runs them and
+ * sends exactly one terminal packet per job. Return codes follow libgearman's define-function,
+ * fixed where libgearman is broken (semantics.md §10).
+ * @module
+ */
+import { ClosedError, type GearmanError, InvalidArgumentError } from "../errors.ts";
+import { toBytes } from "../protocol/bytes.ts";
+import { PacketType } from "../protocol/packet-types.ts";
+import type { PacketArg } from "../protocol/packet.ts";
+import { assertFunctionName } from "../protocol/validate.ts";
+import { BaseClient } from "./client.ts";
+import { backoffDelay, deferred, type Deferred } from "./events.ts";
+import {
+  type FunctionDefinition, type FunctionOptions, GearmanReturn, type HandlerResult, isReturnCode,
+  type JobHandler, type PartitionFunction,
+} from "./functions.ts";
+import { Job } from "./job.ts";
+import { MapRun } from "./map-run.ts";
+import { type ResolvedWorkerOptions, resolveWorkerOptions, type WorkerOptions } from "./options.ts";
+import type { Connector, ConnectorFactory } from "./transport.ts";
+import { type Assignment, WorkerConnection } from "./worker-connection.ts";
+
+/** Options of `stop()`. */
+export interface StopOptions {
+  /** Let running jobs finish (bounded by `timeout`) before closing. @default true */
+  graceful?: boolean;
+  /** Deadline for running jobs in ms; after it they are aborted and gearmand requeues them. @default 30000 */
+  timeout?: number;
+}
+
+interface Slot {
+  readonly server: string;
+  readonly connect: Connector;
+  conn: WorkerConnection | undefined;
+  failures: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const ERROR_BACKOFF_BASE = 250;
+const ERROR_BACKOFF_CAP = 30_000;
+const DEFAULT_MAX_IN_FLIGHT = 64;
+
+/**
+ * Runs jobs for gearmand.
+ * @example
+ * ```ts
+ * const worker = new Worker({ servers: ["127.0.0.1:4730"], concurrency: 4 });
+ * worker.defineFunction("reverse", (job) => [...job.text()].reverse().join(""));
+ * await worker.start();
+ * ```
+ */
+export class BaseWorker {
+  readonly #options: ResolvedWorkerOptions;
+  readonly #slots: Slot[];
+  readonly #functions = new Map<string, FunctionDefinition>();
+  readonly #errorCounts = new Map<string, number>();
+  #running = 0;
+  #grabsOut = 0;
+  #started = false;
+  #stopping = false;
+  #idle: Deferred<void> | undefined;
+  #reducerClient: BaseClient | undefined;
+
+  /** Creates a worker; `start()` connects it. */
+  constructor(options: WorkerOptions, defaultConnector?: ConnectorFactory) {
+    this.#options = resolveWorkerOptions(options, defaultConnector);
+    this.#slots = this.#options.servers.map((server) => ({ server, connect: this.#options.connector(server), conn: undefined, failures: 0, timer: undefined }));
+  }
+
+  /** Jobs running now (map jobs waiting on reducers excluded). */
+  get running(): number {
+    return this.#running;
+  }
+
+  /**
+   * Defines a function: a handler, or `{ partition, aggregate }` for map/reduce. Registered with
+   * CAN_DO, or CAN_DO_TIMEOUT when `timeout` is set, on every connection.
+   */
+  defineFunction<C = unknown>(name: string, fn: JobHandler<C> | PartitionFunction<C>, options: FunctionOptions<C> = {}): this {
+    assertFunctionName(name);
+    const partition = typeof fn === "function" ? undefined : fn;
+    const handler = (partition ? partition.partition : fn) as JobHandler<unknown>;
+    if (typeof handler !== "function") throw new InvalidArgumentError(`the definition of ${name} needs a handler function or { partition }`);
+    const timeout = options.timeout ?? 0;
+    if (!Number.isInteger(timeout) || timeout < 0) throw new InvalidArgumentError(`timeout of ${name} must be a whole number of ms ≥ 0`);
+    const def: FunctionDefinition = {
+      name, handler, timeout: timeout > 0 ? Math.max(timeout, 1000) : 0,
+      aggregate: partition?.aggregate as FunctionDefinition["aggregate"], context: options.context,
+      exceptions: options.exceptions ?? false, maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+    };
+    this.#functions.set(name, def);
+    for (const s of this.#slots) s.conn?.canDo(def);
+    this.#pump();
+    return this;
+  }
+
+  /** Removes a function (CANT_DO); gearmand takes back jobs of it this worker holds. */
+  removeFunction(name: string): this {
+    if (!this.#functions.delete(name)) return this;
+    for (const s of this.#slots) {
+      const conn = s.conn;
+      if (!conn) continue;
+      conn.cantDo(name);
+      for (const { job } of conn.jobs.values()) if (job.functionName === name) job.abort_(`function ${name} was removed`);
+    }
+    return this;
+  }
+
+  /** Connects to every server and starts taking jobs. Resolves once at least one server is connected. */
+  async start(): Promise<void> {
+    if (this.#stopping) throw new ClosedError("this worker was stopped; create a new one");
+    if (this.#started) return;
+    this.#started = true;
+    const attempts = this.#slots.map((s) => this.#connect(s));
+    await Promise.any(attempts).catch((e: AggregateError) => {
+      throw e.errors[0] ?? e;
+    });
+  }
+
+  /** Stops taking jobs; by default lets running ones finish (up to `timeout`), then closes. */
+  async stop(options: StopOptions = {}): Promise<void> {
+    this.#stopping = true;
+    for (const s of this.#slots) if (s.timer) clearTimeout(s.timer);
+    if ((options.graceful ?? true) && this.#running > 0) {
+      this.#idle ??= deferred<void>();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<void>((r) => (timer = setTimeout(r, options.timeout ?? 30_000)));
+      await Promise.race([this.#idle.promise, deadline]);
+      clearTimeout(timer);
+    }
+    for (const s of this.#slots) {
+      for (const { job } of s.conn?.jobs.values() ?? []) job.abort_("the worker is stopping");
+      s.conn?.close();
+    }
+    await this.#reducerClient?.close();
+  }
+
+  async #connect(slot: Slot): Promise<void> {
+    slot.timer = undefined;
+    if (this.#stopping) return;
+    try {
+      const transport = await slot.connect();
+      if (this.#stopping) {
+        transport.close();
+        return;
+      }
+      const conn = new WorkerConnection(slot.server, transport, {
+        assigned: (c, a) => this.#onAssigned(c, a),
+        idle: (_c, answeredGrab) => {
+          if (answeredGrab) this.#grabsOut--;
+          this.#pump();
+        },
+        serverError: (c, code, text) => this.#onServerError(c, code, text),
+        closed: (c, err) => this.#onClosed(slot, c, err),
+      }, { maxPacketSize: this.#options.maxPacketSize, tap: this.#options.tap ? (d, p) => this.#options.tap!(d, p, slot.server) : undefined });
+      slot.conn = conn;
+      slot.failures = 0;
+      conn.register(this.#options.clientId, this.#functions.values());
+      this.#pump();
+    } catch (err) {
+      this.#scheduleReconnect(slot, err as Error);
+      throw err;
+    }
+  }
+
+  #scheduleReconnect(slot: Slot, err: Error | undefined): void {
+    if (this.#stopping || slot.timer) return;
+    const delay = backoffDelay(slot.failures++, this.#options.reconnectDelay, this.#options.maxReconnectDelay);
+    this.#options.logger.debug?.(`worker reconnecting to ${slot.server} in ${Math.round(delay)} ms: ${err?.message ?? "closed"}`);
+    slot.timer = setTimeout(() => void this.#connect(slot).catch(() => {}), delay);
+  }
+
+  #onClosed(slot: Slot, conn: WorkerConnection, err: GearmanError | undefined): void {
+    if (slot.conn === conn) slot.conn = undefined;
+    if (conn.grabbing) this.#grabsOut--;
+    // gearmand requeues every job this connection held; results sent now would be refused.
+    for (const { job } of conn.jobs.values()) job.abort_(`connection to ${slot.server} lost`);
+    this.#scheduleReconnect(slot, err);
+  }
+
+  /** Sends GRABs while slots are free: never more jobs than `concurrency`. */
+  #pump(): void {
+    if (!this.#started || this.#stopping || this.#functions.size === 0) return;
+    for (const s of this.#slots) {
+      const c = s.conn;
+      if (this.#options.concurrency - this.#running - this.#grabsOut <= 0) return;
+      if (!c || c.closed || c.grabbing || c.sleeping || c.draining) continue;
+      this.#grabsOut++;
+      c.grab();
+    }
+  }
+
+  #onAssigned(conn: WorkerConnection, a: Assignment): void {
+    this.#grabsOut--;
+    const def = this.#functions.get(a.functionName);
+    const job = new Job({ ...a, context: def?.context }, {
+      send: (type, args) => conn.send(type, args),
+      late: (what) => this.#options.logger.warn?.(`${what} for ${a.handle} after the job ended was ignored`),
+    });
+    conn.jobs.set(a.handle, { job, def });
+    if (!def) {
+      this.#options.logger.warn?.(`got job ${a.handle} for ${a.functionName}, which this worker does not define; failing it`);
+      this.#finish(conn, job, [[PacketType.WORK_WARNING, [a.handle, `no handler for ${a.functionName}`]], [PacketType.WORK_FAIL, [a.handle]]]);
+      this.#pump();
+      return;
+    }
+    if (a.reducer !== "") {
+      void this.#runMap(conn, job, def);
+    } else {
+      this.#running++;
+      void this.#run(conn, job, def).finally(() => this.#release());
+    }
+    this.#pump();
+  }
+
+  async #run(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): Promise<void> {
+    const timer = def.timeout > 0
+      ? setTimeout(() => job.abort_(`timeout of ${def.timeout} ms for ${def.name} reached; gearmand requeued the job`), def.timeout)
+      : undefined;
+    let outcome: HandlerResult;
+    let thrown: unknown;
+    let threw = false;
+    try {
+      outcome = await def.handler(job);
+    } catch (err) {
+      threw = true;
+      thrown = err;
+    }
+    if (timer) clearTimeout(timer);
+    this.#conclude(conn, job, def, threw, thrown, outcome);
+  }
+
+  #conclude(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, thrown: unknown, outcome: HandlerResult): void {
+    const h = job.handle;
+    if (job.ended) {
+      conn.jobs.delete(h);
+      if (!job.signal.aborted) this.#options.logger.warn?.(`the handler of ${def.name} returned after job ${h} had ended; its result was dropped`);
+      return;
+    }
+    if (threw) {
+      const message = thrown instanceof Error ? thrown.message : String(thrown);
+      const packets: [number, PacketArg[]][] = def.exceptions
+        ? [[PacketType.WORK_EXCEPTION, [h, message]]]
+        : [[PacketType.WORK_WARNING, [h, message]], [PacketType.WORK_FAIL, [h]]];
+      return this.#finish(conn, job, packets);
+    }
+    if (outcome === GearmanReturn.ERROR) return this.#requeue(conn, job, def);
+    if (outcome === GearmanReturn.FAIL) return this.#finish(conn, job, [[PacketType.WORK_FAIL, [h]]]);
+    this.#errorCounts.delete(def.name);
+    if (outcome === undefined || outcome === GearmanReturn.SUCCESS) return this.#finish(conn, job, [[PacketType.WORK_COMPLETE, [h, ""]]]);
+    if (typeof outcome === "string" || outcome instanceof Uint8Array) return this.#finish(conn, job, [[PacketType.WORK_COMPLETE, [h, toBytes(outcome)]]]);
+    this.#options.logger.warn?.(`the handler of ${def.name} returned ${isReturnCode(outcome) ? outcome.name : typeof outcome}, which is not a payload or GearmanReturn; failing job ${h}`);
+    this.#finish(conn, job, [[PacketType.WORK_FAIL, [h]]]);
+  }
+
+  #finish(conn: WorkerConnection, job: Job<unknown>, packets: readonly [number, readonly PacketArg[]][]): void {
+    job.end_(packets);
+    conn.jobs.delete(job.handle);
+    this.#afterJob(conn, job.functionName);
+  }
+
+  /**
+   * ERROR: give the job back to gearmand without disturbing other jobs. CANT_DO requeues the
+   * function's jobs held on this connection, so it waits until no sibling of that function runs
+   * here; then this worker stays away from the function for a jittered, growing back-off.
+   */
+  #requeue(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
+    job.abort_("the handler returned ERROR; the job goes back to gearmand");
+    const n = (this.#errorCounts.get(def.name) ?? 0) + 1;
+    this.#errorCounts.set(def.name, n);
+    conn.deferredRequeue.set(def.name, (conn.deferredRequeue.get(def.name) ?? 0) + 1);
+    this.#afterJob(conn, def.name);
+  }
+
+  #afterJob(conn: WorkerConnection, name: string): void {
+    const waiting = conn.deferredRequeue.get(name);
+    if (waiting === undefined || conn.heldOf(name) > 0) return;
+    conn.deferredRequeue.delete(name);
+    for (const [h, { job }] of conn.jobs) if (job.functionName === name && job.ended) conn.jobs.delete(h);
+    conn.cantDo(name);
+    conn.paused.add(name);
+    const delay = backoffDelay((this.#errorCounts.get(name) ?? 1) - 1, ERROR_BACKOFF_BASE, ERROR_BACKOFF_CAP);
+    this.#options.logger.debug?.(`${name} returned ERROR; retrying it on this worker in ${Math.round(delay)} ms`);
+    setTimeout(() => {
+      const def = this.#functions.get(name);
+      if (def && !conn.closed && !this.#stopping && conn.paused.has(name)) {
+        conn.canDo(def);
+        this.#pump();
+      }
+    }, delay);
+    this.#pump();
+  }
+
+  async #runMap(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): Promise<void> {
+    // Map jobs wait on reducers, mostly: they take no slot, so one worker can serve mapper and reducer.
+    const client = (this.#reducerClient ??= new BaseClient({
+      servers: this.#options.servers, connector: this.#options.connector, logger: this.#options.logger,
+      libgearmanCompatible: this.#options.libgearmanCompatible, tap: this.#options.tap,
+    }));
+    const fail = (error: Error): void => {
+      this.#options.logger.debug?.(`map job ${job.handle} failed: ${error.message}`);
+      this.#finish(conn, job, [[PacketType.WORK_WARNING, [job.handle, error.message]], [PacketType.WORK_FAIL, [job.handle]]]);
+    };
+    const run = new MapRun(client, job.reducer, def.maxInFlight, fail);
+    const mapJob = new Job({ ...job, context: def.context }, {
+      send: (type, args) => conn.send(type, args),
+      late: (what) => this.#options.logger.debug?.(`${what} for map job ${job.handle} after it ended was ignored`),
+      reduce: (chunk) => run.add(chunk),
+    });
+    conn.jobs.set(job.handle, { job: mapJob, def });
+    let outcome: HandlerResult;
+    try {
+      outcome = await def.handler(mapJob);
+    } catch (err) {
+      return run.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (mapJob.ended) return;
+    if (outcome === GearmanReturn.FAIL) return run.fail(new Error(`the partition function of ${def.name} returned FAIL`));
+    if (outcome === GearmanReturn.ERROR) return this.#requeue(conn, mapJob, def);
+    if (typeof outcome === "string" || outcome instanceof Uint8Array) await run.add(toBytes(outcome));
+    const results = await run.results();
+    if (!results || mapJob.ended) return;
+    if (this.#options.libgearmanCompatible) results.reverse();
+    try {
+      const out = def.aggregate ? toBytes(await def.aggregate(results, mapJob)) : MapRun.concat(results);
+      this.#finish(conn, mapJob, [[PacketType.WORK_COMPLETE, [job.handle, out]]]);
+    } catch (err) {
+      run.fail(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #release(): void {
+    this.#running--;
+    if (this.#running === 0 && this.#idle) {
+      this.#idle.resolve();
+      this.#idle = undefined;
+    }
+    this.#pump();
+  }
+
+  #onServerError(conn: WorkerConnection, code: string, text: string): void {
+    // JOB_NOT_FOUND follows a result for a job gearmand took back (timeout, requeue): expected.
+    const log = code === "JOB_NOT_FOUND" ? this.#options.logger.debug : this.#options.logger.warn;
+    log?.(`${conn.server} answered ERROR ${code}: ${text}`);
+  }
+}

@@ -1,0 +1,26 @@
+// Runtime-agnostic: no Node, Deno or DOM APIs.
+/**
+ * gearman-sdk core: Client, Worker, AdminClient bases, the codec, the errors and the transport
+ * seam, with no transport chosen. Runtime entries (`gearman-sdk` for Node, Deno and browsers)
+ * re-export all of this with a default connector.
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./protocol/mod.ts";
+export type { Connector, ConnectorFactory, Transport, TransportSink } from "./core/transport.ts";
+export { BaseClient, type JobStatus, type SubmitOptions, type UniqueJobStatus } from "./core/client.ts";
+export { BaseWorker, type StopOptions } from "./core/worker.ts";
+export { BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
+export { Task, type Priority, type TaskEvent, type TaskEventOf, type TaskEventType } from "./core/task.ts";
+export { Job } from "./core/job.ts";
+export {
+  type Aggregator, type FunctionOptions, GearmanReturn, type HandlerResult, type JobHandler,
+  type PartitionFunction, type ReturnCode,
+} from "./core/functions.ts";
+export {
+  type ClientOptions, type CommonOptions, DEFAULT_CONCURRENCY, DEFAULT_RECONNECT_BASE, DEFAULT_RECONNECT_CAP,
+  DEFAULT_REQUEST_WINDOW, type WorkerOptions,
+} from "./core/options.ts";
+export { consoleLogger, type Logger, QueuedIterator } from "./core/events.ts";
+export { createMemoryPair, type MemoryPairOptions, type MemoryTransport } from "./transports/memory.ts";
+export { VERSION } from "./version.ts";

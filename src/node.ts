@@ -1,0 +1,34 @@
+// Node entry: the core with node:net TCP (tcp://, host:port) and `ws` WebSockets (ws://, wss://).
+/**
+ * gearman-sdk for Node.
+ * @module
+ */
+import { BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
+import { BaseClient } from "./core/client.ts";
+import type { ClientOptions, WorkerOptions } from "./core/options.ts";
+import { BaseWorker } from "./core/worker.ts";
+import { nodeConnector } from "./transports/node-connector.ts";
+
+export * from "./mod.ts";
+export { tcpConnector, parseTcpAddress, type TcpOptions } from "./transports/tcp-node.ts";
+
+/** A Gearman client; see {@link BaseClient}. Servers: `host:port`, `tcp://…`, `ws://…`, `wss://…`. */
+export class Client extends BaseClient {
+  constructor(options: ClientOptions) {
+    super(options, nodeConnector);
+  }
+}
+
+/** A Gearman worker; see {@link BaseWorker}. */
+export class Worker extends BaseWorker {
+  constructor(options: WorkerOptions) {
+    super(options, nodeConnector);
+  }
+}
+
+/** A client of gearmand's admin text protocol; see {@link BaseAdminClient}. */
+export class AdminClient extends BaseAdminClient {
+  constructor(options: AdminClientOptions) {
+    super(options, nodeConnector);
+  }
+}

@@ -1,0 +1,105 @@
+// Node only: node:net.
+/**
+ * Node TCP transport: TCP_NODELAY on, writes through `socket.write` (false = wait for 'drain'),
+ * connect failures (ECONNREFUSED, ETIMEDOUT, …) as a `ConnectionError` with the cause.
+ * @module
+ */
+import { connect as netConnect, type Socket } from "node:net";
+import { ConnectionError } from "../errors.ts";
+import type { Connector, Transport, TransportSink } from "../core/transport.ts";
+import { DEFAULT_PORT } from "../protocol/constants.ts";
+
+/** Options of {@link tcpConnector}. */
+export interface TcpOptions {
+  /** Milliseconds to wait for the TCP handshake. @default 10000 */
+  connectTimeout?: number;
+}
+
+class NodeTcpTransport implements Transport {
+  readonly remote: string;
+  #socket: Socket;
+  #done = false;
+
+  constructor(socket: Socket, remote: string) {
+    this.#socket = socket;
+    this.remote = remote;
+  }
+
+  start(sink: TransportSink): void {
+    const s = this.#socket;
+    let error: Error | undefined;
+    s.on("data", (chunk: Buffer) => sink.data(chunk));
+    s.on("drain", () => sink.drain());
+    s.on("error", (err) => {
+      error = new ConnectionError(`connection to ${this.remote} failed: ${err.message}`, { cause: err, server: this.remote });
+    });
+    s.on("close", () => {
+      if (this.#done) return;
+      this.#done = true;
+      sink.closed(error);
+    });
+  }
+
+  write(bytes: Uint8Array<ArrayBuffer>): boolean {
+    return this.#socket.write(bytes);
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  close(): void {
+    this.#socket.end();
+    // A peer that never answers FIN must not keep the socket open forever.
+    setTimeout(() => this.#socket.destroy(), 2000).unref();
+  }
+}
+
+/** Splits `host:port`, `tcp://host:port` or `[::1]:port` into host and port. */
+export function parseTcpAddress(server: string): { host: string; port: number } {
+  const s = server.startsWith("tcp://") ? server.slice(6) : server;
+  const m = /^(?:\[([^\]]+)\]|([^:/]+))(?::(\d+))?\/?$/.exec(s);
+  if (!m) throw new TypeError(`cannot read the server address ${JSON.stringify(server)}: use host:port or tcp://host:port`);
+  return { host: m[1] ?? m[2]!, port: m[3] ? Number(m[3]) : DEFAULT_PORT };
+}
+
+/**
+ * A connector for one gearmand over TCP.
+ * @example
+ * ```ts
+ * const transport = await tcpConnector("127.0.0.1:4730")();
+ * ```
+ */
+export function tcpConnector(server: string, options: TcpOptions = {}): Connector {
+  const { host, port } = parseTcpAddress(server);
+  const remote = `tcp://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const timeout = options.connectTimeout ?? 10_000;
+  return (signal?: AbortSignal) =>
+    new Promise<Transport>((resolve, reject) => {
+      const socket = netConnect({ host, port, noDelay: true });
+      const fail = (err: Error): void => {
+        cleanup();
+        socket.destroy();
+        reject(new ConnectionError(`cannot connect to gearmand at ${remote}: ${err.message}; is it running?`, { cause: err, server: remote }));
+      };
+      const onAbort = (): void => fail(new Error("connect aborted"));
+      const timer = setTimeout(() => fail(new Error(`no answer within ${timeout} ms`)), timeout);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        socket.off("error", fail);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      socket.once("error", fail);
+      socket.once("connect", () => {
+        cleanup();
+        socket.setNoDelay(true);
+        resolve(new NodeTcpTransport(socket, remote));
+      });
+    });
+}
