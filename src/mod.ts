@@ -24,3 +24,5 @@ export {
 export { consoleLogger, type Logger, QueuedIterator } from "./core/events.ts";
 export { createMemoryPair, type MemoryPairOptions, type MemoryTransport } from "./transports/memory.ts";
 export { VERSION } from "./version.ts";
+export { websocketConnector, type WebSocketConstructor, type WebSocketLike, type WebSocketTransportOptions } from "./transports/websocket.ts";
+export { parseServerAddress as parseTcpAddress } from "./transports/address.ts";

@@ -10,7 +10,7 @@ import { BaseWorker } from "./core/worker.ts";
 import { nodeConnector } from "./transports/node-connector.ts";
 
 export * from "./mod.ts";
-export { tcpConnector, parseTcpAddress, type TcpOptions } from "./transports/tcp-node.ts";
+export { tcpConnector, type TcpOptions } from "./transports/tcp-node.ts";
 
 /** A Gearman client; see {@link BaseClient}. Servers: `host:port`, `tcp://…`, `ws://…`, `wss://…`. */
 export class Client extends BaseClient {

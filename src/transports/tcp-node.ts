@@ -7,7 +7,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { ConnectionError } from "../errors.ts";
 import type { Connector, Transport, TransportSink } from "../core/transport.ts";
-import { DEFAULT_PORT } from "../protocol/constants.ts";
+import { parseServerAddress } from "./address.ts";
 
 /** Options of {@link tcpConnector}. */
 export interface TcpOptions {
@@ -60,12 +60,7 @@ class NodeTcpTransport implements Transport {
 }
 
 /** Splits `host:port`, `tcp://host:port` or `[::1]:port` into host and port. */
-export function parseTcpAddress(server: string): { host: string; port: number } {
-  const s = server.startsWith("tcp://") ? server.slice(6) : server;
-  const m = /^(?:\[([^\]]+)\]|([^:/]+))(?::(\d+))?\/?$/.exec(s);
-  if (!m) throw new TypeError(`cannot read the server address ${JSON.stringify(server)}: use host:port or tcp://host:port`);
-  return { host: m[1] ?? m[2]!, port: m[3] ? Number(m[3]) : DEFAULT_PORT };
-}
+export const parseTcpAddress: (server: string) => { host: string; port: number } = parseServerAddress;
 
 /**
  * A connector for one gearmand over TCP.

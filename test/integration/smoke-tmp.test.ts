@@ -1,0 +1,33 @@
+import { test, expect } from "vitest";
+import { startGearmand } from "../support/gearmand.ts";
+import { startBridge } from "../../bridge/bridge.ts";
+import { openPeer, argText, tcpPeer, admin } from "../support/peers.ts";
+import { PacketType as T } from "../../src/protocol/packet-types.ts";
+
+test("smoke", async () => {
+  const g = await startGearmand({ args: ["--threads=0"] });
+  const logs: unknown[] = [];
+  const b = await startBridge({ upstream: g.address, policy: { tokens: { t1: { id: "alice", roles: ["client"], submit: ["f"] } } }, logger: (e) => logs.push(e) });
+  const p = await openPeer(b.url, { token: "t1" });
+  p.send(T.ECHO_REQ, ["hello"]);
+  expect(argText(await p.next(T.ECHO_RES), 0)).toBe("hello");
+  p.send(T.GET_STATUS, ["H:foo:1"]);
+  const e = await p.next();
+  console.log(e.type, argText(e, 0), argText(e, 1));
+  p.send(T.SUBMIT_JOB, ["f", "u1", "x"]);
+  const c = await p.next();
+  console.log(c.type, argText(c, 0));
+  const w = await tcpPeer(g.port);
+  w.send(T.CAN_DO, ["f"]); w.send(T.GRAB_JOB_UNIQ, []);
+  const a = await w.next(T.JOB_ASSIGN_UNIQ);
+  console.log(a.args.map((x) => Buffer.from(x).toString()));
+  p.send(T.GET_STATUS_UNIQUE, ["u1"]);
+  const su = await p.next(T.STATUS_RES_UNIQUE);
+  console.log(su.args.map((x) => Buffer.from(x).toString()));
+  console.log(await admin(g.port, "workers"));
+  p.ws.close();
+  await p.closed;
+  await new Promise((r) => setTimeout(r, 50));
+  console.log(JSON.stringify(logs));
+  await b.close(); await g.stop();
+});

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine: installs what it needs (apt, npm, Deno from npm),
+# builds, type-checks, runs every vitest project and the Deno suite, and ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+APT_PACKAGES=(gearman-job-server gearman-tools libgearman-dev chromium php-cli php-gearman libgearman-client-perl)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing apt packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || { echo "apt-get install failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+fail_setup() { echo "$1"; echo "0 passed, 1 failed"; exit 1; }
+npm ci --no-audit --no-fund || fail_setup "npm ci failed"
+npm run build || fail_setup "build failed"
+
+passed=0; failed=0
+step() { # a named check that counts as one test
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok: $name"; else failed=$((failed + 1)); echo "FAILED: $name"; fi
+}
+step "tsc type-check" npm run check
+
+report=$(mktemp)
+npx vitest run --config test/vitest.config.ts --reporter=default --reporter=json --outputFile="$report"
+vp=$(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests??0)' "$report" 2>/dev/null || echo 0)
+vf=$(node -e 'const r=require(process.argv[1]);console.log((r.numFailedTests??0)+(r.numRuntimeErrorTestSuites??0)+(r.numFailedTestSuites&&!r.numFailedTests?r.numFailedTestSuites:0))' "$report" 2>/dev/null || echo 1)
+[ -s "$report" ] || vf=$((vf + 1))
+passed=$((passed + vp)); failed=$((failed + vf))
+
+if [ -d test/deno ] && ls test/deno/*.test.ts >/dev/null 2>&1; then
+  dlog=$(mktemp)
+  ./node_modules/.bin/deno test --allow-net=127.0.0.1 --allow-run --allow-read --allow-env --allow-write --no-check=remote test/deno/ 2>&1 | tee "$dlog"
+  dp=$(grep -oE '[0-9]+ passed' "$dlog" | tail -1 | grep -oE '[0-9]+' || echo 0)
+  df=$(grep -oE '[0-9]+ failed' "$dlog" | tail -1 | grep -oE '[0-9]+' || echo 0)
+  grep -qE 'ok \||FAILED \|' "$dlog" || df=$((df + 1))
+  passed=$((passed + dp)); failed=$((failed + df))
+  step "deno check" ./node_modules/.bin/deno check src/deno.ts src/mod.ts
+  step "deno publish --dry-run" ./node_modules/.bin/deno publish --dry-run --allow-dirty
+fi
+
+echo "${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
