@@ -161,7 +161,17 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const admit = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const remote = remoteOf(req);
     const origin = req.headers.origin;
+    let principal: Principal | null = null;
+    let held = false;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      total--;
+      inc(perIp, remote, -1);
+      if (principal) inc(perPrincipal, principal.id, -1);
+    };
     const refuse = (status: number, reason: string): void => {
+      release();
       log({ type: "rejected", status, reason, remote, origin });
       reject(socket, status, reason);
     };
@@ -170,35 +180,26 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (origin !== undefined && !origins.has(origin) && !origins.has("*")) return refuse(403, "origin not allowed");
     if (total >= max.all) return refuse(503, "too many connections");
     if ((perIp.get(remote) ?? 0) >= max.ip) return refuse(429, "too many connections from this address");
+    // Held before the await, so that concurrent upgrades cannot all pass the caps.
+    held = true;
     total++;
     inc(perIp, remote, 1);
-    let principal: Principal | null = null;
-    let accepted = false;
-    const release = (): void => {
-      total--;
-      inc(perIp, remote, -1);
-      if (principal) inc(perPrincipal, principal.id, -1);
-    };
-    socket.once("close", () => !accepted && release());
+    socket.once("close", release);
     try {
       principal = await verify(req);
     } catch {
       principal = null;
     }
-    if (socket.destroyed) return;
+    if (socket.destroyed) return release();
     if (!principal) return refuse(401, "missing or invalid token");
-    if (!PRINCIPAL_ID.test(principal.id)) {
-      principal = null;
-      return refuse(500, "verify returned an invalid principal id");
-    }
-    if ((perPrincipal.get(principal.id) ?? 0) >= max.principal) {
-      principal = null;
-      return refuse(429, "too many connections for this principal");
-    }
-    const who = principal;
+    const who: Principal = principal;
+    principal = null;
+    if (!PRINCIPAL_ID.test(who.id)) return refuse(500, "verify returned an invalid principal id");
+    if ((perPrincipal.get(who.id) ?? 0) >= max.principal) return refuse(429, "too many connections for this principal");
+    principal = who;
     inc(perPrincipal, who.id, 1);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      accepted = true;
+      socket.off("close", release);
       let bucket = buckets.get(who.id);
       if (!bucket) buckets.set(who.id, (bucket = new TokenBucket(rate, l.submitBurst ?? rate * 2)));
       const relay = new Relay(ws, who, { origin, remote }, cfg, bucket, (entry) => {

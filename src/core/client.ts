@@ -26,6 +26,8 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** Milliseconds before the task rejects with `TimeoutError` (the server keeps running the job). */
   timeout?: number;
+  /** Keep WORK_DATA payloads for `task.output()`; turn off for long streams read by events. @default true */
+  collect?: boolean;
 }
 
 /** Answer to GET_STATUS. */
@@ -95,7 +97,7 @@ export class BaseClient {
 
   /** Submits a foreground job and returns its {@link Task}. Throws `InvalidArgumentError` on a bad name or unique. */
   submit(functionName: string, payload: Payload, options: SubmitOptions = {}): Task {
-    return this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], undefined, false);
+    return this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], undefined, options.collect ?? true);
   }
 
   /** Runs a job and resolves as `gearman_client_do` does: all WORK_DATA payloads then the WORK_COMPLETE payload. */
@@ -117,7 +119,7 @@ export class BaseClient {
   /** Submits a map/reduce job: `functionName` partitions the payload and `reducer` runs on each part. */
   submitReduce(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Task {
     assertFunctionName(reducer);
-    return this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, reducer, false);
+    return this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, reducer, options.collect ?? true);
   }
 
   /** Runs a map/reduce job and resolves with the aggregated result. */

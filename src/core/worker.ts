@@ -57,6 +57,7 @@ export class BaseWorker {
   readonly #functions = new Map<string, FunctionDefinition>();
   readonly #errorCounts = new Map<string, number>();
   #running = 0;
+  #mapping = 0;
   #grabsOut = 0;
   #started = false;
   #stopping = false;
@@ -123,7 +124,7 @@ export class BaseWorker {
   async stop(options: StopOptions = {}): Promise<void> {
     this.#stopping = true;
     for (const s of this.#slots) if (s.timer) clearTimeout(s.timer);
-    if ((options.graceful ?? true) && this.#running > 0) {
+    if ((options.graceful ?? true) && this.#running + this.#mapping > 0) {
       this.#idle ??= deferred<void>();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<void>((r) => (timer = setTimeout(r, options.timeout ?? 30_000)));
@@ -207,7 +208,11 @@ export class BaseWorker {
       return;
     }
     if (a.reducer !== "") {
-      void this.#runMap(conn, job, def);
+      this.#mapping++;
+      void this.#runMap(conn, job, def).finally(() => {
+        this.#mapping--;
+        this.#release(false);
+      });
     } else {
       this.#running++;
       void this.#run(conn, job, def).finally(() => this.#release());
@@ -331,9 +336,9 @@ export class BaseWorker {
     }
   }
 
-  #release(): void {
-    this.#running--;
-    if (this.#running === 0 && this.#idle) {
+  #release(leaf = true): void {
+    if (leaf) this.#running--;
+    if (this.#running + this.#mapping === 0 && this.#idle) {
       this.#idle.resolve();
       this.#idle = undefined;
     }

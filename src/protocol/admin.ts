@@ -90,8 +90,12 @@ export class AdminResponseReader {
   #lines: string[] = [];
   #decoder = new TextDecoder();
 
-  /** Feeds text bytes; returns the responses they complete, calling `shape()` for the next expected one. */
-  push(chunk: Uint8Array, shape: () => AdminResponseShape | undefined): AdminResponse[] {
+  /**
+   * Feeds text bytes; returns the responses they complete. At the first line of each response it calls
+   * `shape(i)`, where `i` counts the responses this call has already completed: with a FIFO of pending
+   * commands that is shifted after `push` returns, answer `pending[i]`'s shape.
+   */
+  push(chunk: Uint8Array, shape: (index: number) => AdminResponseShape | undefined): AdminResponse[] {
     this.#pending += this.#decoder.decode(chunk, { stream: true });
     const out: AdminResponse[] = [];
     let nl: number;
@@ -99,7 +103,8 @@ export class AdminResponseReader {
       let line = this.#pending.slice(0, nl);
       this.#pending = this.#pending.slice(nl + 1);
       if (line.endsWith("\r")) line = line.slice(0, -1);
-      const expected = shape();
+      // Inside a list the shape is known; asking again would name the command after it.
+      const expected = this.#lines.length > 0 ? "list" : shape(out.length);
       if (expected === undefined) {
         throw new ProtocolError("bad_admin_response", `unexpected admin text from the server: ${JSON.stringify(line)}`);
       }
@@ -127,7 +132,8 @@ export class AdminCommandError extends ProtocolError {
     const rest = line.slice(4);
     const space = rest.indexOf(" ");
     const code = space < 0 ? rest : rest.slice(0, space);
-    const text = space < 0 ? "" : decodeURIComponent(rest.slice(space + 1).replace(/\+/g, " "));
+    // gearmand writes '+' for spaces but echoes words verbatim (no %-encoding): "commandfoo%zz".
+    const text = space < 0 ? "" : rest.slice(space + 1).replace(/\+/g, " ");
     super("bad_admin_response", `gearmand admin command failed: ${code}${text ? ` (${text})` : ""}`);
     this.adminCode = code;
   }
@@ -165,13 +171,15 @@ export function parsePriorityStatus(res: AdminResponse): FunctionPriorityStatus[
 export function parseWorkers(res: AdminResponse): WorkerInfo[] {
   checkErr(res);
   return res.lines.map((l) => {
-    const colon = l.indexOf(" :");
-    const head = (colon < 0 ? l : l.slice(0, colon)).split(" ");
-    const tail = colon < 0 ? "" : l.slice(colon + 2);
+    // FD and IP come first; the " :" is looked for after them, since an IPv6 address such as ::1 has colons.
+    const [fd, ip = "", ...more] = l.split(" ");
+    const rest = more.join(" ");
+    const colon = rest.indexOf(" :");
+    const tail = colon < 0 ? "" : rest.slice(colon + 2);
     return {
-      fd: num(head[0]),
-      ip: head[1] ?? "",
-      clientId: head.slice(2).join(" ") || "-",
+      fd: num(fd),
+      ip,
+      clientId: (colon < 0 ? rest : rest.slice(0, colon)) || "-",
       functions: tail.split(" ").filter((f) => f.length > 0),
     };
   });

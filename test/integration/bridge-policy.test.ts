@@ -1,0 +1,515 @@
+// Node: test-plan sections B (bridge policy), C7, C8 and D1-D3 against a real gearmand and a real bridge.
+import { fork } from "node:child_process";
+import { connect } from "node:net";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, test } from "vitest";
+import { type Bridge, type BridgeLimits, type BridgeLogEntry, type BridgePolicy, signToken, startBridge } from "../../bridge/bridge.ts";
+import { PacketDecoder } from "../../src/protocol/decoder.ts";
+import { encodePacket, PacketWriter } from "../../src/protocol/packet.ts";
+import { PacketType as T } from "../../src/protocol/packet-types.ts";
+import { type Gearmand, startGearmand } from "../support/gearmand.ts";
+import { admin, argText, openPeer, rssKiB, type TcpPeer, tcpPeer, upgradeStatus, type WsPeer } from "../support/peers.ts";
+
+const SECRET = "a-test-secret-of-at-least-32-bytes!!";
+const ORIGIN = "http://app.test";
+const POLICY: BridgePolicy = {
+  origins: [ORIGIN],
+  tokens: {
+    "tok-alice": { id: "alice", roles: ["client"], submit: ["tenantA.*", "shared"] },
+    "tok-bob": { id: "bob", roles: ["client"], submit: ["tenantB.*", "shared"] },
+    "tok-wa": { id: "workerA", roles: ["worker"], register: ["tenantA.*", "shared"] },
+  },
+  hmac: { secret: SECRET },
+};
+
+interface Env {
+  g: Gearmand;
+  b: Bridge;
+  logs: BridgeLogEntry[];
+}
+let cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+async function setup(limits: BridgeLimits = {}, args: string[] = ["--threads=0"], policy: BridgePolicy = POLICY): Promise<Env> {
+  const g = await startGearmand({ args });
+  cleanups.push(() => g.stop());
+  const logs: BridgeLogEntry[] = [];
+  const b = await startBridge({ upstream: g.address, policy, limits, logger: (e) => logs.push(e) });
+  cleanups.push(() => b.close());
+  return { g, b, logs };
+}
+
+async function peer(env: Env, token: string, o: { autoPong?: boolean } = {}): Promise<WsPeer> {
+  const p = await openPeer(env.b.url, { token, ...o });
+  cleanups.push(() => p.ws.terminate());
+  return p;
+}
+
+async function tcp(env: Env): Promise<TcpPeer> {
+  const p = await tcpPeer(env.g.port);
+  cleanups.push(() => p.close());
+  return p;
+}
+
+async function statusNames(env: Env): Promise<string[]> {
+  return (await admin(env.g.port, "status")).map((l) => l.split("\t")[0]!);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const text = (b: Uint8Array): string => Buffer.from(b).toString();
+
+async function expectClose(p: WsPeer, code: number, reason?: string | RegExp): Promise<void> {
+  const c = await p.closed;
+  expect(c.code).toBe(code);
+  if (reason !== undefined) expect(c.reason).toMatch(reason);
+}
+
+describe("B: bridge policy", () => {
+  test("B1: no token / wrong token / foreign Origin → 401 / 401 / 403 before the upgrade", async () => {
+    const env = await setup();
+    const url = env.b.url;
+    expect(await upgradeStatus(url, {})).toBe(401);
+    expect(await upgradeStatus(url, { token: "nope" })).toBe(401);
+    expect(await upgradeStatus(url, { token: "tok-alice", origin: "https://evil.example" })).toBe(403);
+    expect(await upgradeStatus(url, { token: "tok-alice", origin: ORIGIN })).toBe(101);
+    expect(await upgradeStatus(url, { token: "tok-alice" })).toBe(101);
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const good = signToken({ sub: "carol", role: "client", submit: ["tenantA.*"], exp }, SECRET);
+    expect(await upgradeStatus(url, { token: good })).toBe(101);
+    expect(await upgradeStatus(url, { token: signToken({ sub: "carol", role: "client", exp }, "another-secret") })).toBe(401);
+    expect(await upgradeStatus(url, { token: signToken({ sub: "carol", role: "client", exp: exp - 120 }, SECRET) })).toBe(401);
+    expect(await upgradeStatus(url, { token: `${good.slice(0, -2)}xx` })).toBe(401);
+    // The server answers gearman.v1, never the bearer subprotocol.
+    const p = await peer(env, "tok-alice");
+    expect(p.ws.protocol).toBe("gearman.v1");
+    await sleep(50);
+    const rejected = env.logs.filter((e) => e.type === "rejected").map((e) => (e.type === "rejected" ? e.status : 0));
+    expect(rejected).toEqual([401, 401, 403, 401, 401, 401]);
+    expect(JSON.stringify(env.logs)).not.toMatch(/tok-alice|bearer|eyJ/);
+  });
+
+  test("B2: CAN_DO from a client-role principal → 1008", async () => {
+    const env = await setup();
+    const p = await peer(env, "tok-alice");
+    p.send(T.CAN_DO, ["tenantA.x"]);
+    await expectClose(p, 1008, "packet type 1 not allowed for client");
+    expect(await statusNames(env)).not.toContain("tenantA.x");
+  });
+
+  test("B4: a text frame → 1003; binary admin text → 1002", async () => {
+    const env = await setup();
+    const a = await peer(env, "tok-alice");
+    a.ws.send("status\n");
+    await expectClose(a, 1003, /text frames/);
+    const b = await peer(env, "tok-alice");
+    b.ws.send(Buffer.from("workers\n"));
+    await expectClose(b, 1002, /\\0REQ/);
+    const c = await peer(env, "tok-alice");
+    c.ws.send(encodePacket(T.ECHO_RES, ["x"], "res"));
+    await expectClose(c, 1002);
+  });
+
+  test("B5: forbidden functions, NUL, empty and long names, long uniques → 1008 with the reason", async () => {
+    const env = await setup();
+    const cases: [string, number, (string | Uint8Array)[], RegExp][] = [
+      ["tok-alice", T.SUBMIT_JOB, ["tenantB.secret", "", "x"], /submit of function tenantB.secret not allowed/],
+      ["tok-alice", T.SUBMIT_JOB_BG, ["other", "", "x"], /not allowed/],
+      ["tok-alice", T.SUBMIT_JOB_EPOCH, ["tenantA.x", "", "9999999999", "x"], /SUBMIT_JOB_EPOCH/],
+      ["tok-alice", T.SUBMIT_JOB_SCHED, ["tenantA.x", "", "1", "1", "1", "1", "1", "x"], /packet type 35 not allowed/],
+      ["tok-alice", T.SUBMIT_REDUCE_JOB, ["tenantA.map", "", "tenantB.reduce", "", "x"], /tenantB.reduce not allowed/],
+      ["tok-wa", T.CAN_DO, ["tenantB.secret"], /register of function tenantB.secret not allowed/],
+      ["tok-wa", T.CAN_DO, [new Uint8Array([0x74, 0x65, 0x6e, 0x61, 0x6e, 0x74, 0x41, 0x2e, 0x78, 0])], /NUL/],
+      ["tok-wa", T.CAN_DO_TIMEOUT, ["tenantA.x", "soon"], /timeout/],
+      ["tok-alice", T.SUBMIT_JOB, ["", "", "x"], /empty/],
+      ["tok-alice", T.SUBMIT_JOB, [`tenantA.${"n".repeat(510)}`, "", "x"], /512/],
+      ["tok-alice", T.SUBMIT_JOB, ["tenantA.x", "u".repeat(65), "x"], /unique is 65 bytes/],
+      ["tok-alice", T.SUBMIT_JOB, ["tenantA.x", "u".repeat(60), "x"], /principal prefix/],
+      ["tok-alice", T.SUBMIT_JOB, ["tenantA.x", "-", "x"], /coalesce by payload/],
+    ];
+    for (const [token, type, args, reason] of cases) {
+      const p = await peer(env, token);
+      p.send(type, args);
+      await expectClose(p, 1008, reason);
+    }
+    const names = await statusNames(env);
+    expect(names.filter((n) => n.startsWith("tenant"))).toEqual([]);
+    // A reduce job whose two names pass is allowed.
+    const ok = await peer(env, "tok-alice");
+    ok.send(T.SUBMIT_REDUCE_JOB_BACKGROUND, ["tenantA.map", "", "tenantA.reduce", "", "x"]);
+    expect((await ok.next(T.JOB_CREATED)).type).toBe(T.JOB_CREATED);
+  });
+
+  test("B6: a 2 MiB message with a 1 MiB limit, and a header claiming 4 GiB → 1009", async () => {
+    const env = await setup({ maxPacketSize: 1 << 20 });
+    const a = await peer(env, "tok-alice");
+    a.send(T.ECHO_REQ, [new Uint8Array(2 << 20)]);
+    await expectClose(a, 1009);
+    const b = await peer(env, "tok-alice");
+    b.ws.send(Buffer.from([0, 0x52, 0x45, 0x51, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff]));
+    await expectClose(b, 1009, /4294967295/);
+    const c = await peer(env, "tok-alice");
+    c.send(T.ECHO_REQ, [new Uint8Array((1 << 20) - 100)]);
+    expect((await c.next(T.ECHO_RES)).args[0]!.length).toBe((1 << 20) - 100);
+  });
+
+  test("B7: half a packet in a message → 1002, and nothing of that message reaches gearmand", async () => {
+    const env = await setup();
+    const a = await peer(env, "tok-alice");
+    a.ws.send(encodePacket(T.SUBMIT_JOB, ["tenantA.half", "", "payload"]).subarray(0, 15));
+    await expectClose(a, 1002, /inside a packet/);
+    const b = await peer(env, "tok-alice");
+    const whole = encodePacket(T.SUBMIT_JOB_BG, ["tenantA.whole", "", "x"]);
+    const half = encodePacket(T.SUBMIT_JOB_BG, ["tenantA.half2", "", "x"]).subarray(0, 20);
+    b.ws.send(Buffer.concat([whole, half]));
+    await expectClose(b, 1002);
+    expect((await statusNames(env)).filter((n) => n.startsWith("tenantA"))).toEqual([]);
+  });
+
+  test("B8: uniques are namespaced per principal: B never gets A's job or result", async () => {
+    const env = await setup();
+    const alice = await peer(env, "tok-alice");
+    const alice2 = await peer(env, "tok-alice");
+    const bob = await peer(env, "tok-bob");
+    alice.send(T.SUBMIT_JOB, ["shared", "same", "from-alice"]);
+    const ha = argText(await alice.next(T.JOB_CREATED), 0);
+    bob.send(T.SUBMIT_JOB, ["shared", "same", "from-bob"]);
+    const hb = argText(await bob.next(T.JOB_CREATED), 0);
+    expect(hb).not.toBe(ha);
+    // The same principal still coalesces on its own unique.
+    alice2.send(T.SUBMIT_JOB, ["shared", "same", "again"]);
+    expect(argText(await alice2.next(T.JOB_CREATED), 0)).toBe(ha);
+    const w = await tcp(env);
+    w.send(T.CAN_DO, ["shared"]);
+    const seen = new Map<string, string>();
+    for (let i = 0; i < 2; i++) {
+      w.send(T.GRAB_JOB_UNIQ, []);
+      const job = await w.next(T.JOB_ASSIGN_UNIQ);
+      seen.set(argText(job, 2), argText(job, 0));
+      w.send(T.WORK_COMPLETE, [argText(job, 0), `result-for-${argText(job, 3)}`]);
+    }
+    expect([...seen.keys()].sort()).toEqual(["alice:same", "bob:same"]);
+    expect(argText(await alice.next(T.WORK_COMPLETE), 1)).toBe("result-for-from-alice");
+    expect(argText(await alice2.next(T.WORK_COMPLETE), 1)).toBe("result-for-from-alice");
+    expect(argText(await bob.next(T.WORK_COMPLETE), 1)).toBe("result-for-from-bob");
+    await sleep(50);
+    expect(bob.inbox.packets).toEqual([]);
+    // GET_STATUS_UNIQUE is namespaced too, and the reply shows the peer's own unique.
+    bob.send(T.SUBMIT_JOB_BG, ["shared", "later", "x"]);
+    await bob.next(T.JOB_CREATED);
+    bob.send(T.GET_STATUS_UNIQUE, ["later"]);
+    const st = await bob.next(T.STATUS_RES_UNIQUE);
+    expect([argText(st, 0), argText(st, 1)]).toEqual(["later", "1"]);
+    alice.send(T.GET_STATUS_UNIQUE, ["later"]);
+    expect(argText(await alice.next(T.STATUS_RES_UNIQUE), 1)).toBe("0");
+  });
+
+  test("B9: GET_STATUS on a handle this connection did not create → ERROR, in order, connection open", async () => {
+    const env = await setup();
+    const alice = await peer(env, "tok-alice");
+    const bob = await peer(env, "tok-bob");
+    bob.send(T.SUBMIT_JOB_BG, ["tenantB.job", "", "x"]);
+    const foreign = argText(await bob.next(T.JOB_CREATED), 0);
+    const w = new PacketWriter();
+    w.write(T.SUBMIT_JOB_BG, ["tenantA.job", "", "x"]);
+    w.write(T.GET_STATUS, [foreign]);
+    w.write(T.ECHO_REQ, ["after"]);
+    alice.ws.send(w.take());
+    const replies = [await alice.next(), await alice.next(), await alice.next()];
+    expect(replies.map((p) => p.type)).toEqual([T.JOB_CREATED, T.ERROR, T.ECHO_RES]);
+    expect(argText(replies[1]!, 0)).toBe("PERMISSION_DENIED");
+    alice.send(T.GET_STATUS, [argText(replies[0]!, 0)]);
+    const own = await alice.next(T.STATUS_RES);
+    expect(argText(own, 1)).toBe("1");
+  });
+
+  test("B10: SET_CLIENT_ID from a peer is dropped; `workers` shows the bridge-assigned id", async () => {
+    const env = await setup();
+    const w = await peer(env, "tok-wa");
+    w.send(T.SET_CLIENT_ID, ["mallory"]);
+    w.send(T.CAN_DO, ["tenantA.attr"]);
+    w.send(T.ECHO_REQ, ["ping"]);
+    await w.next(T.ECHO_RES);
+    const rows = await admin(env.g.port, "workers");
+    expect(rows.some((r) => / workerA : tenantA\.attr$/.test(r))).toBe(true);
+    expect(rows.join("\n")).not.toContain("mallory");
+    w.ws.close();
+    await w.closed;
+    await sleep(50);
+    const log = env.logs.find((e) => e.type === "connection");
+    expect(log?.type === "connection" && log.denials).toEqual(["SET_CLIENT_ID is set by the bridge"]);
+  });
+
+  test("B11: connection caps per principal and per IP → 429, global → 503", async () => {
+    const env = await setup({ maxConnectionsPerPrincipal: 2, maxConnectionsPerIp: 3 });
+    const a1 = await peer(env, "tok-alice");
+    await peer(env, "tok-alice");
+    expect(await upgradeStatus(env.b.url, { token: "tok-alice" })).toBe(429);
+    await peer(env, "tok-bob");
+    expect(await upgradeStatus(env.b.url, { token: "tok-bob" })).toBe(429);
+    a1.ws.close();
+    await a1.closed;
+    await sleep(50);
+    expect(await upgradeStatus(env.b.url, { token: "tok-alice" })).toBe(101);
+    const b2 = await startBridge({ upstream: env.g.address, policy: POLICY, limits: { maxConnections: 1 }, logger: () => {} });
+    cleanups.push(() => b2.close());
+    const only = await openPeer(b2.url, { token: "tok-bob" });
+    cleanups.push(() => only.ws.terminate());
+    expect(await upgradeStatus(b2.url, { token: "tok-bob" })).toBe(503);
+  });
+
+  test("B12: submits above the rate limit → 1008 \"rate limit\", nothing of that message forwarded", async () => {
+    const env = await setup({ submitsPerSecond: 5, submitBurst: 5 });
+    const a = await peer(env, "tok-alice");
+    const w = new PacketWriter();
+    for (let i = 0; i < 4; i++) w.write(T.SUBMIT_JOB_BG, ["tenantA.rl", "", "x"]);
+    a.ws.send(w.take());
+    for (let i = 0; i < 4; i++) await a.next(T.JOB_CREATED);
+    for (let i = 0; i < 4; i++) w.write(T.SUBMIT_JOB_BG, ["tenantA.rl2", "", "x"]);
+    a.ws.send(w.take());
+    await expectClose(a, 1008, "rate limit");
+    expect(await statusNames(env)).not.toContain("tenantA.rl2");
+  });
+
+  test("B13: upgrade headers dribbled 1 byte at a time → socket closed at headersTimeout", async () => {
+    const env = await setup({ headersTimeoutMs: 1000 });
+    const port = Number(new URL(env.b.url).port);
+    const start = Date.now();
+    const closedAfter = await new Promise<number>((resolve) => {
+      const s = connect({ port, host: "127.0.0.1" });
+      const head = "GET /gearman HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nX-Slow: ";
+      let i = 0;
+      const t = setInterval(() => s.write(i < head.length ? head[i++]! : "a"), 100);
+      s.on("error", () => {});
+      s.on("close", () => {
+        clearInterval(t);
+        resolve(Date.now() - start);
+      });
+    });
+    expect(closedAfter).toBeGreaterThanOrEqual(900);
+    expect(closedAfter).toBeLessThan(4000);
+  });
+
+  test("B14: a peer that never pongs is terminated after 2 intervals; its job goes to another worker", async () => {
+    const env = await setup({ heartbeatMs: 200 });
+    const client = await tcp(env);
+    client.send(T.SUBMIT_JOB, ["tenantA.hb", "", "work"]);
+    const handle = argText(await client.next(T.JOB_CREATED), 0);
+    const dead = await peer(env, "tok-wa", { autoPong: false });
+    dead.send(T.CAN_DO, ["tenantA.hb"]);
+    dead.send(T.GRAB_JOB, []);
+    expect(argText(await dead.next(T.JOB_ASSIGN), 0)).toBe(handle);
+    const t0 = Date.now();
+    const c = await dead.closed;
+    expect(c.code).toBe(1006);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    const w = await tcp(env);
+    w.send(T.CAN_DO, ["tenantA.hb"]);
+    w.send(T.GRAB_JOB, []);
+    const again = await w.next(T.JOB_ASSIGN);
+    expect(argText(again, 0)).toBe(handle);
+    w.send(T.WORK_COMPLETE, [handle, "done"]);
+    expect(argText(await client.next(T.WORK_COMPLETE), 1)).toBe("done");
+    await sleep(50);
+    expect(env.logs.some((e) => e.type === "connection" && /no pong/.test(e.reason))).toBe(true);
+  });
+
+  test("B15: a token that expires mid-session → close 4401; the worker's job is requeued", async () => {
+    const env = await setup();
+    const client = await tcp(env);
+    client.send(T.SUBMIT_JOB, ["tenantA.exp", "", "work"]);
+    const handle = argText(await client.next(T.JOB_CREATED), 0);
+    const exp = Date.now() / 1000 + 1.2;
+    const token = signToken({ sub: "shortlived", role: "worker", register: ["tenantA.*"], exp }, SECRET);
+    const p = await peer(env, token);
+    p.send(T.CAN_DO, ["tenantA.exp"]);
+    p.send(T.GRAB_JOB, []);
+    expect(argText(await p.next(T.JOB_ASSIGN), 0)).toBe(handle);
+    await expectClose(p, 4401, "token expired");
+    expect(Date.now() / 1000).toBeGreaterThanOrEqual(exp - 0.05);
+    const w = await tcp(env);
+    w.send(T.CAN_DO, ["tenantA.exp"]);
+    w.send(T.GRAB_JOB, []);
+    expect(argText(await w.next(T.JOB_ASSIGN), 0)).toBe(handle);
+  });
+
+  test("a first packet must arrive in time", async () => {
+    const env = await setup({ firstPacketMs: 300 });
+    const p = await peer(env, "tok-alice");
+    await expectClose(p, 1008, /no packet within 300 ms/);
+  });
+});
+
+describe("C: through the bridge", () => {
+  test("C7: bridge restart: 1001, workers' jobs requeued, queued foreground jobs dropped, reconnect works", async () => {
+    const env = await setup();
+    const client = await tcp(env);
+    client.send(T.SUBMIT_JOB, ["tenantA.c7", "", "held"]);
+    const held = argText(await client.next(T.JOB_CREATED), 0);
+    const worker = await peer(env, "tok-wa");
+    worker.send(T.CAN_DO, ["tenantA.c7"]);
+    worker.send(T.GRAB_JOB, []);
+    await worker.next(T.JOB_ASSIGN);
+    const alice = await peer(env, "tok-alice");
+    alice.send(T.SUBMIT_JOB, ["tenantA.queued", "", "fg"]);
+    await alice.next(T.JOB_CREATED);
+    const port = env.b.port;
+    await env.b.close();
+    expect((await worker.closed).code).toBe(1001);
+    expect((await alice.closed).code).toBe(1001);
+    const w = await tcp(env);
+    w.send(T.CAN_DO, ["tenantA.c7"]);
+    w.send(T.GRAB_JOB, []);
+    expect(argText(await w.next(T.JOB_ASSIGN), 0)).toBe(held);
+    w.send(T.CANT_DO, ["tenantA.c7"]);
+    w.send(T.CAN_DO, ["tenantA.queued"]);
+    w.send(T.GRAB_JOB, []);
+    expect((await w.next()).type).toBe(T.NO_JOB);
+    const b2 = await startBridge({ upstream: env.g.address, policy: POLICY, port, logger: () => {} });
+    cleanups.push(() => b2.close());
+    const again = await openPeer(b2.url, { token: "tok-alice" });
+    cleanups.push(() => again.ws.terminate());
+    again.send(T.ECHO_REQ, ["back"]);
+    expect(argText(await again.next(T.ECHO_RES), 0)).toBe("back");
+  });
+
+  test("C8: WebSocket closed mid-frame or mid-message → nothing forwarded, gearmand unchanged", async () => {
+    const env = await setup();
+    const port = Number(new URL(env.b.url).port);
+    const rawWs = async (): Promise<import("node:net").Socket> => {
+      const s = connect({ port, host: "127.0.0.1" });
+      s.write("GET /gearman HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+        "Sec-WebSocket-Protocol: gearman.v1, bearer.tok-alice\r\n\r\n");
+      await new Promise<void>((resolve) => s.once("data", (d) => (expect(d.toString()).toMatch(/^HTTP\/1.1 101/), resolve())));
+      return s;
+    };
+    // Masked with a zero key, so the payload goes as it is.
+    const frame = (fin: boolean, opcode: number, payload: Uint8Array): Buffer =>
+      Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 126, payload.length >> 8, payload.length & 255, 0, 0, 0, 0]), payload]);
+    const packet = encodePacket(T.SUBMIT_JOB_BG, ["tenantA.c8", "", "x".repeat(200)]);
+    const s1 = await rawWs();
+    s1.write(frame(true, 2, packet).subarray(0, 8 + 100));
+    await sleep(50);
+    s1.destroy();
+    const s2 = await rawWs();
+    s2.write(frame(false, 2, packet));
+    await sleep(50);
+    s2.destroy();
+    await sleep(100);
+    expect(await statusNames(env)).not.toContain("tenantA.c8");
+    const ok = await peer(env, "tok-alice");
+    ok.ws.send(packet);
+    await ok.next(T.JOB_CREATED);
+    expect(await statusNames(env)).toContain("tenantA.c8");
+  });
+});
+
+/** A raw TCP worker that answers every job at once with its own payload. */
+async function echoWorker(port: number, fn: string, counter: Map<string, number>): Promise<TcpPeer> {
+  const w = await tcpPeer(port);
+  const dec = new PacketDecoder({ expect: "res" });
+  const out = new PacketWriter();
+  w.socket.removeAllListeners("data");
+  w.socket.on("data", (chunk: Buffer) => {
+    for (const p of dec.push(chunk)) {
+      if (p.type === T.JOB_ASSIGN) {
+        const h = argText(p, 0);
+        counter.set(h, (counter.get(h) ?? 0) + 1);
+        out.write(T.WORK_COMPLETE, [p.args[0]!, p.args[2]!]);
+        out.write(T.GRAB_JOB, []);
+      } else if (p.type === T.NO_JOB) out.write(T.PRE_SLEEP, []);
+      else if (p.type === T.NOOP) out.write(T.GRAB_JOB, []);
+    }
+    if (out.length > 0) w.socket.write(out.take());
+  });
+  out.write(T.CAN_DO, [fn]);
+  out.write(T.GRAB_JOB, []);
+  w.socket.write(out.take());
+  return w;
+}
+
+describe("D: load through the bridge", () => {
+  test("D1: 10,000 concurrent foreground jobs (100 WS clients × 100), each exactly once", async () => {
+    const env = await setup({ submitsPerSecond: 1e6 }, ["-b", "1024", "--threads=0"]);
+    const executed = new Map<string, number>();
+    const workers = await Promise.all([0, 1, 2, 3].map(() => echoWorker(env.g.port, "tenantA.d1", executed)));
+    for (const w of workers) cleanups.push(() => w.close());
+    const clients = await Promise.all(Array.from({ length: 100 }, () => peer(env, "tok-alice")));
+    const t0 = performance.now();
+    const results = await Promise.all(clients.map(async (c, ci) => {
+      const w = new PacketWriter();
+      for (let i = 0; i < 100; i++) w.write(T.SUBMIT_JOB, ["tenantA.d1", "", `${ci}:${i}`]);
+      c.ws.send(w.take());
+      const got: string[] = [];
+      while (got.length < 100) got.push(argText(await c.next(T.WORK_COMPLETE, 30_000), 1));
+      return got;
+    }));
+    const ms = performance.now() - t0;
+    const all = results.flat();
+    expect(all.length).toBe(10_000);
+    expect(new Set(all).size).toBe(10_000);
+    results.forEach((got, ci) => expect(new Set(got)).toEqual(new Set(Array.from({ length: 100 }, (_, i) => `${ci}:${i}`))));
+    expect(executed.size).toBe(10_000);
+    expect([...executed.values()].every((n) => n === 1)).toBe(true);
+    expect(clients.every((c) => c.inbox.partial === 0)).toBe(true);
+    console.log(`D1: 10,000 jobs through the bridge in ${ms.toFixed(0)} ms (${(10_000 / (ms / 1000)).toFixed(0)} jobs/s)`);
+  }, 60_000);
+
+  test("D2: 1,000 WebSocket connections + one ECHO each", async () => {
+    const env = await setup({ maxConnectionsPerIp: 2000, maxConnectionsPerPrincipal: 2000 }, ["-b", "1024", "--threads=0"]);
+    const gBefore = await rssKiB(env.g.pid);
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    const child = fork(fileURLToPath(new URL("../support/ws-load.mjs", import.meta.url)), [env.b.url, "tok-alice", "1000"]);
+    cleanups.push(() => void child.kill("SIGKILL"));
+    const r = await new Promise<{ openMs: number; echoMs: number; ok: number }>((resolve, rejectRun) => {
+      child.once("message", (m) => resolve(m as { openMs: number; echoMs: number; ok: number }));
+      child.once("exit", (code) => rejectRun(new Error(`load process exited with ${code}`)));
+    });
+    expect(r.ok).toBe(1000);
+    expect(env.b.connections).toBe(1000);
+    const bridgeMiB = (process.memoryUsage().rss - before) / 2 ** 20;
+    const gearmandMiB = ((await rssKiB(env.g.pid)) - gBefore) / 1024;
+    console.log(`D2: 1000 connections opened in ${r.openMs.toFixed(0)} ms, echoes in ${r.echoMs.toFixed(0)} ms; ` +
+      `bridge +${bridgeMiB.toFixed(1)} MiB RSS, gearmand +${gearmandMiB.toFixed(1)} MiB`);
+    expect(r.openMs).toBeLessThan(5000);
+    expect(bridgeMiB).toBeLessThan(100);
+    expect(gearmandMiB).toBeLessThan(50);
+    child.send("close");
+    const deadline = Date.now() + 10_000;
+    while (env.b.connections > 0 && Date.now() < deadline) await sleep(50);
+    expect(env.b.connections).toBe(0);
+  }, 60_000);
+
+  test("D3: a slow consumer keeps bridge and gearmand memory bounded and is closed with 1008", async () => {
+    const env = await setup({ slowConsumerMs: 2000, closeGraceMs: 500, maxPacketSize: 128 << 10 });
+    const p = await peer(env, "tok-alice");
+    const gBefore = await rssKiB(env.g.pid);
+    const before = process.memoryUsage().rss;
+    p.ws.pause();
+    const chunk = encodePacket(T.ECHO_REQ, [new Uint8Array(64 << 10)]);
+    let sent = 0;
+    const t = setInterval(() => {
+      // Keep the client's own buffer small: what piles up must be in the bridge or gearmand.
+      while (p.ws.readyState === 1 && p.ws.bufferedAmount < 1 << 20) {
+        p.ws.send(chunk);
+        sent += chunk.length;
+      }
+    }, 5);
+    cleanups.push(() => clearInterval(t));
+    const deadline = Date.now() + 15_000;
+    while (!env.logs.some((e) => e.type === "connection") && Date.now() < deadline) await sleep(50);
+    clearInterval(t);
+    const log = env.logs.find((e) => e.type === "connection");
+    expect(log?.type === "connection" && [log.code, log.reason]).toEqual([1008, "slow consumer"]);
+    const grewMiB = (process.memoryUsage().rss - before) / 2 ** 20;
+    const gGrewMiB = ((await rssKiB(env.g.pid)) - gBefore) / 1024;
+    console.log(`D3: client sent ${(sent / 2 ** 20).toFixed(1)} MiB; bridge process +${grewMiB.toFixed(1)} MiB, gearmand +${gGrewMiB.toFixed(1)} MiB`);
+    expect(gGrewMiB).toBeLessThan(10);
+    expect(grewMiB).toBeLessThan(64);
+    expect(env.b.connections).toBe(0);
+  }, 30_000);
+});

@@ -1,0 +1,503 @@
+// Node: client and worker against the shared real gearmand (issue #2).
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  AbortError, ClosedError, GearmanReturn, InvalidArgumentError, JobExceptionError, JobFailedError, PacketType,
+  type TaskEvent, TimeoutError, argText,
+} from "../../src/node.ts";
+import { fname, gate, Resources, sleep, tapper, text, waitFor } from "./helpers.ts";
+
+const res = new Resources();
+afterEach(() => res.cleanup());
+
+describe("submit kinds and priorities", () => {
+  it("sends the right SUBMIT packet for every kind and priority, and every job runs", async () => {
+    const fn = fname("kinds");
+    const seen: string[] = [];
+    const w = res.worker({ concurrency: 4 });
+    w.defineFunction(fn, (job) => {
+      seen.push(job.text());
+      return `r:${job.text()}`;
+    });
+    await w.start();
+    const t = tapper();
+    const c = res.client({ tap: t.tap });
+
+    for (const p of ["high", "normal", "low"] as const) {
+      expect(text(await c.submit(fn, `fg-${p}`, { priority: p }).result())).toBe(`r:fg-${p}`);
+      expect(text(await c.execute(fn, `ex-${p}`, { priority: p }))).toBe(`r:ex-${p}`);
+      const h = await c.submitBackground(fn, `bg-${p}`, { priority: p });
+      expect(h).toMatch(/^H:/);
+    }
+    await c.submitAt(fn, "epoch", new Date(Date.now() - 1000));
+    await waitFor(() => seen.length === 10, 5000, "all jobs ran");
+    const types = t.packets.filter((x) => x.direction === "out").map((x) => x.packet.type).filter((ty) => ty !== PacketType.OPTION_REQ);
+    expect(types).toEqual([
+      PacketType.SUBMIT_JOB_HIGH, PacketType.SUBMIT_JOB_HIGH, PacketType.SUBMIT_JOB_HIGH_BG,
+      PacketType.SUBMIT_JOB, PacketType.SUBMIT_JOB, PacketType.SUBMIT_JOB_BG,
+      PacketType.SUBMIT_JOB_LOW, PacketType.SUBMIT_JOB_LOW, PacketType.SUBMIT_JOB_LOW_BG,
+      PacketType.SUBMIT_JOB_EPOCH,
+    ]);
+    expect(seen.sort()).toEqual(["bg-high", "bg-low", "bg-normal", "epoch", "ex-high", "ex-low", "ex-normal", "fg-high", "fg-low", "fg-normal"]);
+  });
+
+  it("runs queued jobs as high1, high2, normal1, low1, low2 on a concurrency-1 worker", async () => {
+    const fn = fname("prio");
+    const c = res.client();
+    const order = ["low1", "normal1", "high1", "low2", "high2"];
+    const prio = (name: string) => (name.startsWith("low") ? "low" : name.startsWith("high") ? "high" : "normal") as "low" | "normal" | "high";
+    // Foreground for half of them, background for the rest: both kinds share the queues.
+    const tasks = order.map((name, i) => (i % 2 === 0 ? c.submit(fn, name, { priority: prio(name) }) : undefined));
+    const bg = order.map((name, i) => (i % 2 === 1 ? c.submitBackground(fn, name, { priority: prio(name) }) : undefined));
+    await Promise.all([...tasks.map((t) => t?.created()), ...bg]);
+
+    const ran: string[] = [];
+    const w = res.worker({ concurrency: 1 });
+    w.defineFunction(fn, async (job) => {
+      ran.push(job.text());
+      await sleep(5);
+      return job.text();
+    });
+    await w.start();
+    await waitFor(() => ran.length === 5, 5000, "five jobs");
+    expect(ran).toEqual(["high1", "high2", "normal1", "low1", "low2"]);
+    for (const [i, t] of tasks.entries()) if (t) expect(text(await t.result())).toBe(order[i]);
+  });
+});
+
+describe("status", () => {
+  it("reports known/running/numerator/denominator of a background job while the worker sends status", async () => {
+    const fn = fname("bgstatus");
+    const c = res.client();
+    const handle = await c.submitBackground(fn, "x");
+    expect(await c.getStatus(handle)).toEqual({ handle, known: true, running: false, numerator: 0, denominator: 0 });
+
+    const release = gate();
+    const w = res.worker();
+    w.defineFunction(fn, async (job) => {
+      job.sendStatus(3, 10);
+      await release.promise;
+      job.sendStatus(9, 10);
+      await release.promise;
+    });
+    await w.start();
+    const running = await waitFor(async () => {
+      const s = await c.getStatus(handle);
+      return s.running && s.numerator === 3 ? s : undefined;
+    }, 5000, "running status");
+    expect(running).toEqual({ handle, known: true, running: true, numerator: 3, denominator: 10 });
+    release.resolve();
+    await waitFor(async () => !(await c.getStatus(handle)).known, 5000, "job gone");
+    expect(await c.getStatus(handle)).toEqual({ handle, known: false, running: false, numerator: 0, denominator: 0 });
+  });
+
+  it("answers GET_STATUS_UNIQUE with the waiting count and progress", async () => {
+    const fn = fname("ustatus");
+    const unique = fname("u");
+    const c1 = res.client();
+    const c2 = res.client();
+    const a = c1.submit(fn, "first", { unique });
+    const b = c2.submit(fn, "second", { unique });
+    await Promise.all([a.created(), b.created()]);
+    const q = await c1.getStatusUnique(unique);
+    expect(q).toEqual({ unique, known: true, running: false, numerator: 0, denominator: 0, waiting: 2 });
+
+    const release = gate();
+    const w = res.worker();
+    w.defineFunction(fn, async (job) => {
+      job.sendStatus(1, 2);
+      await release.promise;
+      return "done";
+    });
+    await w.start();
+    const r = await waitFor(async () => {
+      const s = await c2.getStatusUnique(unique);
+      return s.running && s.numerator === 1 ? s : undefined;
+    }, 5000, "running unique status");
+    expect(r).toEqual({ unique, known: true, running: true, numerator: 1, denominator: 2, waiting: 2 });
+    release.resolve();
+    expect(text(await a.result())).toBe("done");
+    expect(text(await b.result())).toBe("done");
+    expect((await c1.getStatusUnique(unique)).known).toBe(false);
+    expect((await c1.getStatusUnique(fname("never"))).known).toBe(false);
+  });
+});
+
+describe("coalescing", () => {
+  it("two foreground submits with one unique share a handle, the job runs once and both get the result", async () => {
+    const fn = fname("coal");
+    const unique = fname("same");
+    const c1 = res.client();
+    const c2 = res.client();
+    const a = c1.submit(fn, "payload-a", { unique });
+    const b = c2.submit(fn, "payload-b", { unique });
+    const [ha, hb] = await Promise.all([a.created(), b.created()]);
+    expect(hb).toBe(ha);
+    expect((await c1.getStatusUnique(unique)).waiting).toBe(2);
+
+    const workloads: string[] = [];
+    const w = res.worker();
+    w.defineFunction(fn, async (job) => {
+      workloads.push(job.text());
+      await job.sendData("d;");
+      return `done:${job.text()}`;
+    });
+    await w.start();
+    expect(text(await a.result())).toBe("done:payload-a");
+    expect(text(await b.result())).toBe("done:payload-a");
+    expect(workloads).toEqual(["payload-a"]);
+  });
+
+  it("two coalesced submits on ONE connection each see every packet once", async () => {
+    const fn = fname("coal1");
+    const unique = fname("same");
+    const c = res.client();
+    const aEvents: string[] = [];
+    const bEvents: string[] = [];
+    const a = c.submit(fn, "x", { unique });
+    const b = c.submit(fn, "x", { unique });
+    a.on("*", (e) => aEvents.push(e.type));
+    b.on("*", (e) => bEvents.push(e.type));
+    expect(await b.created()).toBe(await a.created());
+    const w = res.worker();
+    w.defineFunction(fn, async (job) => {
+      await job.sendData("d1");
+      job.sendWarning("w1");
+      return "r";
+    });
+    await w.start();
+    expect(text(await a.result())).toBe("r");
+    expect(text(await b.result())).toBe("r");
+    expect(aEvents).toEqual(["created", "data", "warning", "complete"]);
+    expect(bEvents).toEqual(["created", "data", "warning", "complete"]);
+    // execute() gives the same concatenation as gearman_client_do
+    const e1 = c.execute(fn, "y", { unique: `${unique}-2` });
+    const e2 = c.execute(fn, "y", { unique: `${unique}-2` });
+    expect(text(await e1)).toBe("d1r");
+    expect(text(await e2)).toBe("d1r");
+  });
+});
+
+describe("streaming", () => {
+  async function streamingWorker(fn: string): Promise<void> {
+    const w = res.worker();
+    w.defineFunction(fn, async (job) => {
+      await job.sendData("a");
+      job.sendStatus(1, 3);
+      job.sendWarning("careful");
+      await job.sendData(new Uint8Array([0, 255, 0]));
+      job.sendStatus(2, 3);
+      return "end";
+    });
+    await w.start();
+  }
+  const expected = (events: TaskEvent[]) =>
+    events.map((e) => {
+      switch (e.type) {
+        case "created": return "created";
+        case "data": return `data:${[...e.data].join(",")}`;
+        case "warning": return `warning:${text(e.data)}`;
+        case "status": return `status:${e.numerator}/${e.denominator}`;
+        case "complete": return `complete:${text(e.data)}`;
+        default: return e.type;
+      }
+    });
+  const want = ["created", "data:97", "status:1/3", "warning:careful", "data:0,255,0", "status:2/3", "complete:end"];
+
+  it("delivers data, warning and status by callback", async () => {
+    const fn = fname("stream_cb");
+    await streamingWorker(fn);
+    const c = res.client();
+    const task = c.submit(fn, "x");
+    const all: TaskEvent[] = [];
+    const statuses: string[] = [];
+    task.on("*", (e) => all.push(e));
+    task.on("status", (e) => statuses.push(`${e.numerator}/${e.denominator}`));
+    expect(text(await task.result())).toBe("end");
+    expect(expected(all)).toEqual(want);
+    expect(statuses).toEqual(["1/3", "2/3"]);
+  });
+
+  it("delivers the same events by for-await, ending after the terminal event", async () => {
+    const fn = fname("stream_it");
+    await streamingWorker(fn);
+    const c = res.client();
+    const task = c.submit(fn, "x");
+    const all: TaskEvent[] = [];
+    for await (const e of task) all.push(e);
+    expect(expected(all)).toEqual(want);
+    expect(task.done).toBe(true);
+  });
+
+  it("execute() concatenates every WORK_DATA and the WORK_COMPLETE payload", async () => {
+    const fn = fname("exec");
+    await streamingWorker(fn);
+    const c = res.client();
+    expect([...(await c.execute(fn, "x"))]).toEqual([97, 0, 255, 0, ..."end"].map((v) => (typeof v === "string" ? v.charCodeAt(0) : v)));
+    // result() is only the WORK_COMPLETE payload
+    expect(text(await c.submit(fn, "x").result())).toBe("end");
+  });
+});
+
+describe("failures and exceptions", () => {
+  it("FAIL after warnings rejects with JobFailedError carrying the warnings", async () => {
+    const fn = fname("fail");
+    const w = res.worker();
+    w.defineFunction(fn, (job) => {
+      job.sendWarning("w1");
+      job.sendWarning("w2");
+      return GearmanReturn.FAIL;
+    });
+    await w.start();
+    const c = res.client();
+    const task = c.submit(fn, "x");
+    const err = await task.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect((err as JobFailedError).warnings.map(text)).toEqual(["w1", "w2"]);
+    expect((err as JobFailedError).handle).toBe(task.handle);
+    await expect(c.execute(fn, "x")).rejects.toBeInstanceOf(JobFailedError);
+  });
+
+  it("a thrown error with exceptions:true reaches the client as JobExceptionError with the text", async () => {
+    const fn = fname("exc");
+    const w = res.worker();
+    w.defineFunction(fn, () => {
+      throw new Error("kaboom");
+    }, { exceptions: true });
+    await w.start();
+    const c = res.client();
+    const events: string[] = [];
+    const task = c.submit(fn, "x");
+    task.on("*", (e) => events.push(e.type));
+    const err = await task.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobExceptionError);
+    expect((err as JobExceptionError).text).toBe("kaboom");
+    expect(events).toEqual(["created", "exception"]);
+  });
+
+  it("a thrown error without exceptions:true becomes a warning then JobFailedError", async () => {
+    const fn = fname("thr");
+    const w = res.worker();
+    w.defineFunction(fn, () => {
+      throw new Error("plain boom");
+    });
+    await w.start();
+    const c = res.client();
+    const events: string[] = [];
+    const task = c.submit(fn, "x");
+    task.on("*", (e) => events.push(e.type));
+    const err = await task.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect((err as JobFailedError).warnings.map(text)).toEqual(["plain boom"]);
+    expect(events).toEqual(["created", "warning", "fail"]);
+  });
+
+  it("a client with exceptions:false gets JobFailedError (WORK_FAIL with gearmand's trailing NUL), not a hang", async () => {
+    const fn = fname("excnul");
+    const w = res.worker();
+    w.defineFunction(fn, () => {
+      throw new Error("hidden");
+    }, { exceptions: true });
+    await w.start();
+    const t = tapper();
+    const c = res.client({ exceptions: false, tap: t.tap });
+    const task = c.submit(fn, "x");
+    const err = await task.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect((err as JobFailedError).handle).toBe(task.handle);
+    const fail = t.packets.find((p) => p.direction === "in" && p.packet.type === PacketType.WORK_FAIL);
+    expect(argText(fail!.packet, 0)).toBe(`${task.handle}\0`);
+    expect(t.packets.some((p) => p.packet.type === PacketType.OPTION_REQ)).toBe(false);
+  });
+});
+
+describe("volume", () => {
+  it("1,000 pipelined tasks on one connection all complete with their own results", async () => {
+    const fn = fname("pipe");
+    const w = res.worker({ concurrency: 8 });
+    w.defineFunction(fn, (job) => `r${job.text()}`);
+    await w.start();
+    const t = tapper();
+    const c = res.client({ tap: t.tap });
+    const tasks = Array.from({ length: 1000 }, (_, i) => c.submit(fn, String(i)));
+    const results = await Promise.all(tasks.map((task) => task.result()));
+    results.forEach((r, i) => expect(text(r)).toBe(`r${i}`));
+    expect(new Set(tasks.map((task) => task.handle)).size).toBe(1000);
+    expect(new Set(t.packets.map((p) => p.server)).size).toBe(1);
+    expect(t.packets.filter((p) => p.direction === "in" && p.packet.type === PacketType.JOB_CREATED).length).toBe(1000);
+  });
+
+  it("a 16 MiB payload with every byte value round-trips intact, both ways", async () => {
+    const fn = fname("big");
+    const size = 16 * 1024 * 1024;
+    const payload = new Uint8Array(size);
+    let x = 12345;
+    for (let i = 0; i < size; i++) {
+      // every byte value, in a pseudo-random order so shifted or reordered chunks are caught
+      x = (x * 1103515245 + 12345) >>> 0;
+      payload[i] = i < 256 ? i : x >>> 24;
+    }
+    let received: Uint8Array | undefined;
+    const w = res.worker();
+    w.defineFunction(fn, (job) => {
+      received = job.workload;
+      return job.workload;
+    });
+    await w.start();
+    const c = res.client();
+    const out = await c.submit(fn, payload).result();
+    expect(received!.length).toBe(size);
+    expect(Buffer.compare(Buffer.from(received!), Buffer.from(payload))).toBe(0);
+    expect(out.length).toBe(size);
+    expect(Buffer.compare(Buffer.from(out), Buffer.from(payload))).toBe(0);
+  }, 60_000);
+});
+
+describe("worker concurrency", () => {
+  it("runs exactly N jobs at once, never more", async () => {
+    const fn = fname("conc");
+    const N = 4;
+    let now = 0;
+    let max = 0;
+    const w = res.worker({ concurrency: N });
+    w.defineFunction(fn, async (job) => {
+      now++;
+      max = Math.max(max, now);
+      await sleep(100);
+      now--;
+      return job.text();
+    });
+    await w.start();
+    const c = res.client();
+    const started = Date.now();
+    const out = await Promise.all(Array.from({ length: 16 }, (_, i) => c.execute(fn, String(i))));
+    expect(out.map(text)).toEqual(Array.from({ length: 16 }, (_, i) => String(i)));
+    expect(max).toBe(N);
+    // 16 jobs of 100 ms at 4 at a time take ≥ 400 ms, and far less than 16 × 100 ms
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+});
+
+describe("validation before sending", () => {
+  it("throws InvalidArgumentError for an empty name, a NUL, a 513-byte name and a 64-byte unique, sending nothing", async () => {
+    const t = tapper();
+    const c = res.client({ tap: t.tap });
+    const bad: [string, { unique?: string }][] = [
+      ["", {}],
+      ["a\0b", {}],
+      ["x".repeat(513), {}],
+      ["ok", { unique: "u".repeat(64) }],
+      ["ok", { unique: "u\0v" }],
+    ];
+    for (const [fn, o] of bad) {
+      expect(() => c.submit(fn, "x", o)).toThrow(InvalidArgumentError);
+      await expect(c.execute(fn, "x", o)).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(c.submitBackground(fn, "x", o)).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(c.submitAt(fn, "x", new Date(), o)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(() => c.submitReduce("ok", "", "x")).toThrow(InvalidArgumentError);
+    await expect(c.getStatusUnique("u".repeat(64))).rejects.toBeInstanceOf(InvalidArgumentError);
+    const w = res.worker();
+    expect(() => w.defineFunction("", () => {})).toThrow(InvalidArgumentError);
+    expect(() => w.defineFunction("a\0", () => {})).toThrow(InvalidArgumentError);
+    expect(() => w.defineFunction("y".repeat(513), () => {})).toThrow(InvalidArgumentError);
+    await sleep(20);
+    expect(t.packets).toEqual([]);
+  });
+
+  it("accepts the limits: a 512-byte name and a 63-byte unique", async () => {
+    const fn = `${fname("lim")}_`.padEnd(512, "z");
+    const w = res.worker();
+    w.defineFunction(fn, (job) => job.unique);
+    await w.start();
+    const c = res.client();
+    const unique = "q".repeat(63);
+    expect(text(await c.execute(fn, "x", { unique }))).toBe(unique);
+    expect(Buffer.byteLength(fn)).toBe(512);
+  });
+});
+
+describe("submitAt (SUBMIT_JOB_EPOCH)", () => {
+  it("does not hand the job out before its time, and runs it after", async () => {
+    const fn = fname("epoch");
+    const ran: { what: string; at: number }[] = [];
+    const w = res.worker();
+    w.defineFunction(fn, (job) => void ran.push({ what: job.text(), at: Date.now() }));
+    await w.start();
+    const c = res.client();
+    const when = new Date(Math.ceil((Date.now() + 1500) / 1000) * 1000);
+    const handle = await c.submitAt(fn, "scheduled", when);
+    expect(handle).toMatch(/^H:/);
+    // An unrelated job before the time runs alone: the epoch job is held back.
+    await c.execute(fn, "early");
+    expect(ran.map((r) => r.what)).toEqual(["early"]);
+    expect((await c.getStatus(handle)).known).toBe(true);
+    // gearmand has no timer for epoch jobs (protocol.md §3.6): once the time passed, the next job
+    // that wakes the worker lets it take the epoch job too.
+    await sleep(Math.max(0, when.getTime() - Date.now()) + 200);
+    await c.execute(fn, "nudge");
+    await waitFor(() => ran.length === 3, 3000, "epoch job");
+    const scheduled = ran.find((r) => r.what === "scheduled")!;
+    expect(scheduled.at).toBeGreaterThanOrEqual(when.getTime());
+    expect((await c.getStatus(handle)).known).toBe(false);
+  });
+});
+
+describe("echo, timeout, abort, close", () => {
+  it("echo returns identical bytes", async () => {
+    const c = res.client();
+    const bytes = new Uint8Array([0, 1, 2, 0, 255, 0x0d, 0x0a]);
+    expect([...(await c.echo(bytes))]).toEqual([...bytes]);
+    expect(text(await c.echo("héllo"))).toBe("héllo");
+    expect((await c.echo("")).length).toBe(0);
+  });
+
+  it("a task timeout rejects with TimeoutError; the client stays usable", async () => {
+    const fn = fname("slow");
+    const release = gate();
+    const w = res.worker({ concurrency: 2 });
+    w.defineFunction(fn, async (job) => {
+      if (job.text() === "hang") await release.promise;
+      return "ok";
+    });
+    await w.start();
+    const c = res.client();
+    const t0 = Date.now();
+    const err = await c.submit(fn, "hang", { timeout: 300 }).result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(text(await c.execute(fn, "fast", { timeout: 2000 }))).toBe("ok");
+    release.resolve();
+  });
+
+  it("an AbortSignal rejects the task with AbortError (also when already aborted)", async () => {
+    const fn = fname("abort");
+    const c = res.client();
+    const ac = new AbortController();
+    const task = c.submit(fn, "x", { signal: ac.signal });
+    await task.created();
+    ac.abort("stop it");
+    const err = await task.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortError);
+    expect((err as AbortError).cause).toBe("stop it");
+    const pre = new AbortController();
+    pre.abort();
+    await expect(c.execute(fn, "y", { signal: pre.signal })).rejects.toBeInstanceOf(AbortError);
+    await expect(c.echo("still alive")).resolves.toBeDefined();
+  });
+
+  it("close() rejects pending tasks with ClosedError, and later submits too", async () => {
+    const fn = fname("closing");
+    const c = res.client();
+    const queued = c.submit(fn, "never runs");
+    await queued.created();
+    const fresh = c.submit(fn, "just sent");
+    const closing = c.close();
+    await expect(queued.result()).rejects.toBeInstanceOf(ClosedError);
+    await expect(fresh.result()).rejects.toBeInstanceOf(ClosedError);
+    await closing;
+    await expect(c.execute(fn, "after")).rejects.toBeInstanceOf(ClosedError);
+    await expect(c.submitBackground(fn, "after")).rejects.toBeInstanceOf(ClosedError);
+  });
+});

@@ -1,0 +1,43 @@
+// Runs every ```ts readme-example block of README.md against the test gearmand.
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describe, expect, inject, it } from "vitest";
+
+const readme = readFileSync(resolve(__dirname, "../../README.md"), "utf8");
+const blocks = [...readme.matchAll(/```ts readme-example\n([\s\S]*?)```/g)].map((m) => m[1]!);
+
+describe("README examples", () => {
+  it("has examples to run", () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+  });
+  blocks.forEach((code, i) => {
+    it(`example ${i + 1} runs against gearmand`, async () => {
+      const port = inject("gearmandPort");
+      const entry = resolve(__dirname, "../../src/node.ts");
+      const source = code
+        .replace(/from "gearman-sdk"/g, `from ${JSON.stringify(entry)}`)
+        .replace(/127\.0\.0\.1:4730/g, `127.0.0.1:${port}`)
+        // Function names get a per-example suffix so examples never share a queue.
+        .replace(/"(reverse|count|picky|words|upper)"/g, `"$1_readme${i}"`);
+      const dir = mkdtempSync(join(__dirname, ".readme-"));
+      const file = join(dir, `example-${i}.ts`);
+      writeFileSync(file, `${source}\nexport {};\n`);
+      const logs: string[] = [];
+      const original = console.log;
+      console.log = (...args: unknown[]) => void logs.push(args.map(String).join(" "));
+      try {
+        await import(/* @vite-ignore */ file);
+      } finally {
+        console.log = original;
+        rmSync(dir, { recursive: true, force: true });
+      }
+      if (i === 0) {
+        expect(logs).toContain("olleh");
+        expect(logs).toContain("counted 3");
+        expect(logs).toContain("3/3");
+      } else {
+        expect(logs).toContain("ALPHA,BETA,GAMMA");
+      }
+    });
+  });
+});
