@@ -138,7 +138,7 @@ export class BaseAdminClient {
     t.start({
       data: (chunk) => {
         try {
-          for (const res of this.#reader.push(chunk, () => this.#pending[0]?.shape)) this.#pending.shift()!.done.resolve(res);
+          for (const res of this.#reader.push(chunk, (i) => this.#pending[i]?.shape)) this.#pending.shift()!.done.resolve(res);
         } catch (err) {
           this.#failAll(err as Error);
           t.close();

@@ -39,7 +39,10 @@ export class ClientConnection {
   #awaitingHead = 0;
   #backlog: Request[] = [];
   #backlogHead = 0;
-  #tasks = new Map<string, Task[]>();
+  /** Foreground jobs by handle. gearmand sends every WORK_* packet once per listener, so a connection that
+   * submitted one job twice (coalesced by unique) gets each packet twice: `listeners` counts them and
+   * `skip` swallows the copies, which arrive back to back. */
+  #tasks = new Map<string, { tasks: Task[]; listeners: number; skip: number }>();
   #taskCount = 0;
 
   constructor(
@@ -86,12 +89,16 @@ export class ClientConnection {
   ): void {
     this.request(type, args, PacketType.JOB_CREATED, (p) => {
       const handle = argText(p, 0);
-      if (!background && !task.done) {
-        const list = this.#tasks.get(handle);
-        if (list) list.push(task);
-        else this.#tasks.set(handle, [task]);
-        this.#taskCount++;
-        task.onSettle = () => this.#forget(handle, task);
+      if (!background) {
+        let entry = this.#tasks.get(handle);
+        if (!entry) this.#tasks.set(handle, (entry = { tasks: [], listeners: 0, skip: 0 }));
+        // The server attached this connection as a listener even if the task already ended locally.
+        entry.listeners++;
+        if (!task.done) {
+          entry.tasks.push(task);
+          this.#taskCount++;
+          task.onSettle = () => this.#forget(handle, task);
+        }
       }
       task.created_(handle);
       onHandle?.(handle);
@@ -114,13 +121,12 @@ export class ClientConnection {
   }
 
   #forget(handle: string, task: Task): void {
-    const list = this.#tasks.get(handle);
-    if (!list) return;
-    const i = list.indexOf(task);
+    const entry = this.#tasks.get(handle);
+    if (!entry) return;
+    const i = entry.tasks.indexOf(task);
     if (i < 0) return;
-    list.splice(i, 1);
+    entry.tasks.splice(i, 1);
     this.#taskCount--;
-    if (list.length === 0) this.#tasks.delete(handle);
   }
 
   #shift(): Request | undefined {
@@ -182,9 +188,16 @@ export class ClientConnection {
     let handle = argText(p, 0);
     // gearmand appends a NUL to the handle of a WORK_FAIL converted from WORK_EXCEPTION (protocol.md §6).
     if (p.type === PacketType.WORK_FAIL && handle.endsWith("\0")) handle = handle.replace(/\0+$/, "");
-    const tasks = this.#tasks.get(handle);
-    if (!tasks) return;
-    for (const task of tasks.slice()) {
+    const entry = this.#tasks.get(handle);
+    if (!entry) return;
+    const terminal = p.type === PacketType.WORK_COMPLETE || p.type === PacketType.WORK_FAIL || p.type === PacketType.WORK_EXCEPTION;
+    if (entry.skip > 0) {
+      entry.skip--;
+      if (terminal && entry.skip === 0) this.#tasks.delete(handle);
+      return;
+    }
+    entry.skip = entry.listeners - 1;
+    for (const task of entry.tasks.slice()) {
       switch (p.type) {
         case PacketType.WORK_DATA: task.data_(p.args[1]!); break;
         case PacketType.WORK_WARNING: task.warning_(p.args[1]!); break;
@@ -194,6 +207,7 @@ export class ClientConnection {
         case PacketType.WORK_EXCEPTION: task.exception_(p.args[1]!); break;
       }
     }
+    if (terminal && entry.skip === 0) this.#tasks.delete(handle);
   }
 
   #onClosed(error: GearmanError | undefined): void {
@@ -203,7 +217,7 @@ export class ClientConnection {
     this.#backlog = [];
     this.#backlogHead = 0;
     const orphans: Task[] = [];
-    for (const list of this.#tasks.values()) orphans.push(...list);
+    for (const entry of this.#tasks.values()) orphans.push(...entry.tasks);
     this.#tasks.clear();
     this.#taskCount = 0;
     for (const t of orphans) t.onSettle = undefined;

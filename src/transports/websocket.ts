@@ -1,13 +1,9 @@
 // Runtime-agnostic: the W3C WebSocket API (browsers, Deno, Node ≥ 22, or the `ws` package passed in).
-/**
- * WebSocket transport, for talking to gearmand through the policy-enforcing bridge. Binary frames
- * only; the bearer token travels in `Sec-WebSocket-Protocol`, never in the URL.
- * @module
- */
+/** WebSocket transport to gearmand behind the bridge; the token goes in `Sec-WebSocket-Protocol`, never the URL. @module */
 import { ConnectionError, InvalidArgumentError, PolicyError } from "../errors.ts";
 import type { Connector, Transport, TransportSink } from "../core/transport.ts";
 
-/** The subset of the W3C WebSocket this transport uses; the `ws` package's class fits it too. */
+/** The subset of the W3C WebSocket used here; the `ws` package's class fits it too. */
 export interface WebSocketLike {
   binaryType: string;
   readonly bufferedAmount: number;
@@ -37,17 +33,13 @@ export interface WebSocketTransportOptions {
   connectTimeout?: number;
 }
 
-/** Close codes the bridge uses for policy violations (test-plan section B). */
+// The bridge's policy closes (test-plan section B); anything else is a lost connection.
 const POLICY_CODES: ReadonlySet<number> = new Set([1002, 1003, 1008, 1009, 4401]);
 // RFC 7230 token characters: browsers throw a SyntaxError for anything else in a subprotocol.
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const DRAIN_POLL_MS = 10;
 
-/** Maps a close that we did not ask for to the error the core reports. */
-function closeError(code: number, reason: string, remote: string): Error {
-  if (POLICY_CODES.has(code)) return new PolicyError(code, reason);
-  return new ConnectionError(`WebSocket ${remote} closed (${code})${reason ? `: ${reason}` : ""}`, { server: remote });
-}
+const closeError = (code: number, reason: string, url: string): Error => POLICY_CODES.has(code) ? new PolicyError(code, reason)
+  : new ConnectionError(`WebSocket ${url} closed (${code})${reason ? `: ${reason}` : ""}`, { server: url });
 
 class WebSocketTransport implements Transport {
   readonly remote: string;
@@ -57,25 +49,24 @@ class WebSocketTransport implements Transport {
   #queue: Uint8Array[] = [];
   #paused = false;
   #closing = false;
-  #drainTimer: ReturnType<typeof setInterval> | undefined;
-  #ended: Error | undefined | null = null;
+  #poll: ReturnType<typeof setInterval> | undefined;
+  #end: Error | undefined | null = null;
 
-  constructor(ws: WebSocketLike, remote: string, hwm: number) {
+  constructor(ws: WebSocketLike, url: string, hwm: number) {
     this.#ws = ws;
-    this.remote = remote;
+    this.remote = url;
     this.#hwm = hwm;
-    // Messages can arrive between `open` and `start`; hold them until there is a sink.
+    // Messages may arrive between `open` and `start`; they wait in the queue.
     ws.onmessage = (ev: { data: unknown }) => {
       if (typeof ev.data === "string") {
-        this.#finish(new ConnectionError(`${remote} sent a text frame; the bridge only sends binary packets`, { server: remote }));
-        ws.close(1003, "binary frames only");
-        return;
+        this.#finish(new ConnectionError(`${url} sent a text frame; the bridge only sends binary packets`, { server: url }));
+        return ws.close(1003, "binary frames only");
       }
-      this.#deliver(new Uint8Array(ev.data as ArrayBuffer));
+      this.#queue.push(new Uint8Array(ev.data as ArrayBuffer));
+      this.#flush();
     };
-    ws.onclose = (ev: { code: number; reason: string }) => {
-      this.#finish(this.#closing && ev.code === 1000 ? undefined : closeError(ev.code, ev.reason, remote));
-    };
+    ws.onclose = (ev: { code: number; reason: string }) =>
+      this.#finish(this.#closing && ev.code === 1000 ? undefined : closeError(ev.code, ev.reason, url));
     ws.onerror = () => {};
   }
 
@@ -85,21 +76,22 @@ class WebSocketTransport implements Transport {
   }
 
   write(bytes: Uint8Array<ArrayBuffer>): boolean {
-    if (this.#ws.readyState !== 1) return false;
-    this.#ws.send(bytes);
-    if (this.#ws.bufferedAmount <= this.#hwm) return true;
-    // The W3C API has no drain event, so poll bufferedAmount while above the mark.
-    this.#drainTimer ??= setInterval(() => {
-      if (this.#ws.bufferedAmount > this.#hwm && this.#ws.readyState === 1) return;
-      clearInterval(this.#drainTimer);
-      this.#drainTimer = undefined;
-      if (this.#ws.readyState === 1) this.#sink?.drain();
-    }, DRAIN_POLL_MS);
+    const ws = this.#ws;
+    if (ws.readyState !== 1) return false;
+    ws.send(bytes);
+    if (ws.bufferedAmount <= this.#hwm) return true;
+    // The W3C API has no drain event: poll bufferedAmount while it is above the mark.
+    this.#poll ??= setInterval(() => {
+      if (ws.bufferedAmount > this.#hwm && ws.readyState === 1) return;
+      clearInterval(this.#poll);
+      this.#poll = undefined;
+      if (ws.readyState === 1) this.#sink?.drain();
+    }, 10);
     return false;
   }
 
   pause(): void {
-    // The W3C WebSocket cannot stop reading; messages are held here until resume().
+    // A W3C WebSocket cannot stop reading, so messages are held here until resume().
     this.#paused = true;
   }
 
@@ -113,84 +105,65 @@ class WebSocketTransport implements Transport {
     this.#ws.close(1000, "client closing");
   }
 
-  #deliver(chunk: Uint8Array): void {
-    if (this.#sink && !this.#paused && this.#queue.length === 0) this.#sink.data(chunk);
-    else this.#queue.push(chunk);
-  }
-
   #flush(): void {
     while (this.#sink && !this.#paused && this.#queue.length > 0) this.#sink.data(this.#queue.shift()!);
-    if (this.#sink && this.#ended !== null && this.#queue.length === 0) {
+    if (this.#sink && this.#end !== null && this.#queue.length === 0) {
       const sink = this.#sink;
       this.#sink = undefined;
-      sink.closed(this.#ended);
+      sink.closed(this.#end);
     }
   }
 
   #finish(error: Error | undefined): void {
-    if (this.#ended !== null) return;
-    this.#ended = error;
-    clearInterval(this.#drainTimer);
+    if (this.#end !== null) return;
+    this.#end = error;
+    clearInterval(this.#poll);
     this.#flush();
   }
 }
 
 /**
- * A connector for a gearmand behind the bridge (`ws://` or `wss://`).
+ * A connector for gearmand behind the bridge (`ws://` or `wss://`).
  * @example
  * ```ts
- * import WebSocket from "ws"; // Node 20 only; browsers, Deno and Node 22 have a global one
- * const connect = websocketConnector("wss://jobs.example/gearman", { token, WebSocket });
- * const transport = await connect();
+ * import WebSocket from "ws"; // Node 20 only: browsers, Deno and Node 22 have a global one
+ * const transport = await websocketConnector("wss://jobs.example/gearman", { token, WebSocket })();
  * ```
  */
 export function websocketConnector(url: string, options: WebSocketTransportOptions = {}): Connector {
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (!Ctor) {
-    throw new InvalidArgumentError("this runtime has no global WebSocket (Node < 22): pass { WebSocket } from the ws package");
+  if (!Ctor) throw new InvalidArgumentError("this runtime has no global WebSocket (Node < 22): pass { WebSocket } from the ws package");
+  const { token } = options;
+  if (token !== undefined && !TOKEN_CHARS.test(token)) {
+    throw new InvalidArgumentError("the token may only hold RFC 7230 token characters: encode it as base64url without padding");
   }
-  const protocols = [...(options.protocols ?? ["gearman.v1"])];
-  if (options.token !== undefined) {
-    if (!TOKEN_CHARS.test(options.token)) {
-      throw new InvalidArgumentError("the token may only hold RFC 7230 token characters: encode it as base64url without padding");
-    }
-    protocols.push(`bearer.${options.token}`);
-  }
-  const hwm = options.highWaterMark ?? 1 << 20;
+  const protocols = [...(options.protocols ?? ["gearman.v1"]), ...(token === undefined ? [] : [`bearer.${token}`])];
   const timeout = options.connectTimeout ?? 10_000;
   return (signal?: AbortSignal) =>
     new Promise<Transport>((resolve, reject) => {
       const ws = new Ctor(url, protocols);
       ws.binaryType = "arraybuffer";
-      let error: unknown;
+      let cause: unknown;
+      const settle = (result: Transport | Error): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        return result instanceof Error ? reject(result) : resolve(result);
+      };
       const fail = (why: string): void => {
-        cleanup();
-        ws.onclose = ws.onerror = ws.onopen = null;
+        ws.onclose = ws.onopen = null;
+        // Closing while CONNECTING fires an error event, which ws throws if nobody listens.
+        ws.onerror = () => {};
         ws.close();
-        const detail = error instanceof Object && "message" in error ? `: ${String(error.message)}` : "";
-        reject(new ConnectionError(`cannot connect to ${url}: ${why}${detail}`, { cause: error, server: url }));
+        const detail = cause instanceof Error ? `: ${cause.message}` : "";
+        settle(new ConnectionError(`cannot connect to ${url}: ${why}${detail}`, { cause, server: url }));
       };
       const onAbort = (): void => fail("connect aborted");
       const timer = setTimeout(() => fail(`no handshake within ${timeout} ms`), timeout);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
-      ws.onerror = (ev: { error?: unknown }) => {
-        error = ev.error ?? error;
-      };
-      ws.onclose = (ev: { code: number; reason: string }) => {
-        if (POLICY_CODES.has(ev.code)) {
-          cleanup();
-          return reject(closeError(ev.code, ev.reason, url));
-        }
-        fail(`closed during the handshake (${ev.code})`);
-      };
-      ws.onopen = () => {
-        cleanup();
-        resolve(new WebSocketTransport(ws, url, hwm));
-      };
+      ws.onerror = (ev: { error?: unknown }) => void (cause = ev.error ?? cause);
+      ws.onclose = (ev: { code: number; reason: string }) =>
+        POLICY_CODES.has(ev.code) ? settle(closeError(ev.code, ev.reason, url)) : fail(`closed during the handshake (${ev.code})`);
+      ws.onopen = () => settle(new WebSocketTransport(ws, url, options.highWaterMark ?? 1 << 20));
     });
 }

@@ -25,8 +25,8 @@
  *   created HANDLE | data TEXT | warning TEXT | status N/D | complete TEXT | fail | exception TEXT
  *                                 (task mode only, in arrival order)
  *   ret GEARMAN_...               the return code (gearman_strerror)
- *   result TEXT                   the result bytes (do/reduce: gearman's accumulated result;
- *                                 task: gearman_task_result; background: the handle)
+ *   result TEXT                   do/reduce: the result libgearman accumulated (every WORK_DATA
+ *                                 plus WORK_COMPLETE); background: the job handle; none in task mode
  * Exit status: 0 on GEARMAN_SUCCESS, 1 on any other return code, 2 on bad usage.
  */
 #include <libgearman-1.0/gearman.h>
@@ -125,12 +125,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "interop_client: gearman_client_create failed\n");
     return 1;
   }
-  if (exceptions) gearman_client_add_options(client, GEARMAN_CLIENT_EXCEPTION);
   gearman_client_set_timeout(client, timeout);
   if (!gearman_success(gearman_client_add_server(client, host, port))) {
     fprintf(stderr, "interop_client: add_server: %s\n", gearman_client_error(client));
     return 1;
   }
+  /* After add_server: libgearman 1.1.20 only queues OPTION_REQ for servers it already knows. */
+  if (exceptions) gearman_client_add_options(client, GEARMAN_CLIENT_EXCEPTION);
 
   gearman_return_t rc;
   if (strcmp(mode, "do") == 0) {
@@ -161,7 +162,6 @@ int main(int argc, char **argv) {
       if (gearman_success(rc)) rc = gearman_task_return(task);
     }
     printf("ret %s\n", gearman_strerror(rc));
-    put_result(task ? gearman_task_result(task) : NULL);
   } else if (strcmp(mode, "reduce") == 0) {
     if (argc - optind < 4) return usage();
     const char *mapper = argv[optind + 1], *reducer = argv[optind + 2], *data = argv[optind + 3];

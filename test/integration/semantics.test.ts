@@ -1,0 +1,301 @@
+// Node: worker return codes, retries, terminal packets, timeouts and context against a real gearmand (issue #3).
+import { afterEach, describe, expect, it } from "vitest";
+import { GearmanReturn, type Job, JobFailedError, PacketType, argText } from "../../src/node.ts";
+import { fname, gate, memoryLogger, Resources, sleep, tapper, text } from "./helpers.ts";
+
+const res = new Resources();
+afterEach(() => res.cleanup());
+
+const TERMINAL: number[] = [PacketType.WORK_COMPLETE, PacketType.WORK_FAIL, PacketType.WORK_EXCEPTION];
+
+describe("return codes", () => {
+  it("SUCCESS sends an empty WORK_COMPLETE", async () => {
+    const fn = fname("succ");
+    const wt = tapper();
+    const w = res.worker({ tap: wt.tap });
+    w.defineFunction(fn, () => GearmanReturn.SUCCESS);
+    await w.start();
+    const c = res.client();
+    const task = c.submit(fn, "x");
+    const out = await task.result();
+    expect(out.length).toBe(0);
+    const sent = wt.packets.filter((p) => p.direction === "out" && argText(p.packet, 0) === task.handle);
+    expect(sent.map((p) => p.packet.type)).toEqual([PacketType.WORK_COMPLETE]);
+    expect(sent[0]!.packet.args[1]!.length).toBe(0);
+  });
+
+  it("FAIL sends WORK_FAIL at once: JobFailedError without delay", async () => {
+    const fn = fname("failnow");
+    const w = res.worker();
+    w.defineFunction(fn, () => GearmanReturn.FAIL);
+    await w.start();
+    const c = res.client();
+    await c.echo("warm");
+    const t0 = Date.now();
+    await expect(c.execute(fn, "x")).rejects.toBeInstanceOf(JobFailedError);
+    expect(Date.now() - t0).toBeLessThan(200);
+    // the worker goes on working
+    await expect(c.execute(fn, "y")).rejects.toBeInstanceOf(JobFailedError);
+  });
+
+  it("a thrown error sends WORK_WARNING(message) then WORK_FAIL", async () => {
+    const fn = fname("throw");
+    const wt = tapper();
+    const w = res.worker({ tap: wt.tap });
+    w.defineFunction(fn, async () => {
+      await sleep(1);
+      throw new TypeError("bad input");
+    });
+    await w.start();
+    const c = res.client();
+    const task = c.submit(fn, "x");
+    const err = (await task.result().catch((e: unknown) => e)) as JobFailedError;
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect(err.warnings.map(text)).toEqual(["bad input"]);
+    const sent = wt.packets.filter((p) => p.direction === "out" && argText(p.packet, 0) === task.handle);
+    expect(sent.map((p) => p.packet.type)).toEqual([PacketType.WORK_WARNING, PacketType.WORK_FAIL]);
+  });
+
+  it("other return values (number, object, null, unknown code) fail the job", async () => {
+    const fn = fname("odd");
+    const logger = memoryLogger();
+    const w = res.worker({ logger, concurrency: 4 });
+    const values: Record<string, unknown> = { num: 42, obj: { a: 1 }, nil: null, code: { name: "SHUTDOWN" }, bool: true };
+    w.defineFunction(fn, ((job: Job) => values[job.text()]) as never);
+    await w.start();
+    const c = res.client();
+    for (const k of Object.keys(values)) {
+      await expect(c.execute(fn, k), k).rejects.toBeInstanceOf(JobFailedError);
+    }
+    expect(logger.messages.filter((m) => m.startsWith("warn:")).length).toBe(Object.keys(values).length);
+    // a string, bytes and undefined are results
+    const ok = res.worker();
+    const fn2 = fname("okvals");
+    ok.defineFunction(fn2, (job) => (job.text() === "s" ? "str" : job.text() === "b" ? new Uint8Array([1, 2]) : undefined));
+    await ok.start();
+    expect(text(await c.execute(fn2, "s"))).toBe("str");
+    expect([...(await c.execute(fn2, "b"))]).toEqual([1, 2]);
+    expect((await c.execute(fn2, "u")).length).toBe(0);
+  });
+});
+
+describe("ERROR: run again", () => {
+  it("a job that returns ERROR once runs again on the same lone worker and completes", async () => {
+    const fn = fname("err1");
+    const attempts: number[] = [];
+    const w = res.worker();
+    w.defineFunction(fn, () => {
+      attempts.push(Date.now());
+      return attempts.length === 1 ? GearmanReturn.ERROR : "second try";
+    });
+    await w.start();
+    const c = res.client();
+    const task = c.submit(fn, "x", { timeout: 10_000 });
+    const events: string[] = [];
+    task.on("*", (e) => events.push(e.type));
+    expect(text(await task.result())).toBe("second try");
+    expect(attempts.length).toBe(2);
+    expect(events).toEqual(["created", "complete"]);
+  });
+
+  it("ERROR does not disturb a slow sibling of the same function held by the same worker", async () => {
+    const fn = fname("err2");
+    const slowStarted = gate();
+    const calls: string[] = [];
+    let slowAborted = false;
+    const w = res.worker({ concurrency: 2 });
+    let flakyTries = 0;
+    w.defineFunction(fn, async (job) => {
+      calls.push(job.text());
+      if (job.text() === "slow") {
+        slowStarted.resolve();
+        await sleep(1200);
+        slowAborted = job.signal.aborted;
+        return "slow done";
+      }
+      flakyTries++;
+      return flakyTries === 1 ? GearmanReturn.ERROR : "flaky done";
+    });
+    await w.start();
+    const c = res.client();
+    const slow = c.submit(fn, "slow");
+    await slowStarted.promise;
+    const flaky = c.submit(fn, "flaky");
+    expect(text(await slow.result())).toBe("slow done");
+    expect(text(await flaky.result())).toBe("flaky done");
+    expect(slowAborted).toBe(false);
+    expect(calls).toEqual(["slow", "flaky", "flaky"]);
+  });
+
+  it("with --job-retries=3 an always-ERROR job fails after exactly 3 attempts, spaced by back-off", async () => {
+    const g = await res.gearmand({ args: ["--job-retries=3"] });
+    const fn = fname("errN");
+    const attempts: number[] = [];
+    const w = res.worker({ servers: [g.address] });
+    w.defineFunction(fn, () => {
+      attempts.push(Date.now());
+      return GearmanReturn.ERROR;
+    });
+    await w.start();
+    const c = res.client({ servers: [g.address] });
+    const t0 = Date.now();
+    const err = await c.execute(fn, "x", { timeout: 15_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    await sleep(1500); // nothing more runs after the failure
+    expect(attempts.length).toBe(3);
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(100);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(g.log()).toMatch(/max retry/i);
+    // the worker keeps serving the function afterwards
+    let second = 0;
+    w.defineFunction(fn, () => `ok${++second}`);
+    await sleep(700);
+    expect(text(await c.execute(fn, "y", { timeout: 5000 }))).toBe("ok1");
+  });
+});
+
+describe("exactly one terminal packet", () => {
+  it("sends after the return are ignored: one WORK_COMPLETE and nothing after it", async () => {
+    const fn = fname("late");
+    const wt = tapper();
+    const logger = memoryLogger();
+    const w = res.worker({ tap: wt.tap, logger });
+    let lateJob: Job | undefined;
+    w.defineFunction(fn, async (job) => {
+      lateJob = job;
+      await job.sendData("early");
+      return "final";
+    });
+    await w.start();
+    const c = res.client();
+    const task = c.submit(fn, "x");
+    const events: string[] = [];
+    task.on("*", (e) => events.push(e.type));
+    expect(text(await task.result())).toBe("final");
+    await lateJob!.sendData("late data");
+    lateJob!.sendStatus(1, 1);
+    lateJob!.sendWarning("late warning");
+    await sleep(100);
+    const sent = wt.packets.filter((p) => p.direction === "out" && argText(p.packet, 0) === task.handle).map((p) => p.packet.type);
+    expect(sent).toEqual([PacketType.WORK_DATA, PacketType.WORK_COMPLETE]);
+    expect(events).toEqual(["created", "data", "complete"]);
+    expect(logger.messages.filter((m) => m.includes("after the job ended")).length).toBe(3);
+  });
+});
+
+describe("timeout (CAN_DO_TIMEOUT)", () => {
+  it("aborts job.signal, sends nothing late, and a second worker completes the job once", async () => {
+    const fn = fname("tmo");
+    const wt = tapper();
+    const started = gate();
+    let abortedAt = 0;
+    let startedAt = 0;
+    const w1 = res.worker({ tap: wt.tap });
+    w1.defineFunction(fn, async (job) => {
+      startedAt = Date.now();
+      job.signal.addEventListener("abort", () => (abortedAt = Date.now()));
+      started.resolve();
+      await sleep(2500); // ignores the signal on purpose
+      await job.sendData("late");
+      return "from w1";
+    }, { timeout: 1000 });
+    await w1.start();
+    const c = res.client();
+    const task = c.submit(fn, "x");
+    const events: string[] = [];
+    task.on("*", (e) => events.push(e.type));
+    await started.promise;
+    const w2 = res.worker();
+    let w2Runs = 0;
+    w2.defineFunction(fn, () => {
+      w2Runs++;
+      return "from w2";
+    });
+    await w2.start();
+    expect(text(await task.result())).toBe("from w2");
+    expect(w2Runs).toBe(1);
+    expect(abortedAt - startedAt).toBeGreaterThanOrEqual(950);
+    expect(abortedAt - startedAt).toBeLessThan(1500);
+    // wait for w1's handler to return: it must send nothing for the job
+    await sleep(Math.max(0, startedAt + 2700 - Date.now()));
+    const reg = wt.packets.find((p) => p.direction === "out" && p.packet.type === PacketType.CAN_DO_TIMEOUT);
+    expect(reg && [argText(reg.packet, 0), argText(reg.packet, 1)]).toEqual([fn, "1000"]);
+    const sent = wt.packets.filter((p) => p.direction === "out" && argText(p.packet, 0) === task.handle);
+    expect(sent).toEqual([]);
+    expect(events).toEqual(["created", "complete"]);
+  });
+
+  it("with one worker, the second attempt completes the job and the client gets one result", async () => {
+    const fn = fname("tmo1");
+    const runs: { at: number; aborted: boolean }[] = [];
+    const wt = tapper();
+    const w = res.worker({ tap: wt.tap });
+    w.defineFunction(fn, async (job) => {
+      const run = { at: Date.now(), aborted: false };
+      runs.push(run);
+      if (runs.length === 1) {
+        await new Promise<void>((r) => job.signal.addEventListener("abort", () => r()));
+        run.aborted = true;
+        return "first (dropped)";
+      }
+      return "second";
+    }, { timeout: 1000 });
+    await w.start();
+    const c = res.client();
+    const task = c.submit(fn, "x", { timeout: 10_000 });
+    const completes: string[] = [];
+    task.on("complete", (e) => completes.push(text(e.data)));
+    expect(text(await task.result())).toBe("second");
+    await sleep(100);
+    expect(completes).toEqual(["second"]);
+    expect(runs.length).toBe(2);
+    expect(runs[0]!.aborted).toBe(true);
+    const terminals = wt.packets.filter((p) => p.direction === "out" && TERMINAL.includes(p.packet.type));
+    expect(terminals.map((p) => text(p.packet.args[1] ?? new Uint8Array()))).toEqual(["second"]);
+  });
+});
+
+describe("context", () => {
+  it("reaches every call unchanged (same object)", async () => {
+    const fn = fname("ctx");
+    const ctx = { name: "shared", hits: 0 };
+    const seen: unknown[] = [];
+    const w = res.worker({ concurrency: 3 });
+    w.defineFunction<typeof ctx>(fn, (job) => {
+      seen.push(job.context);
+      job.context.hits++;
+      return String(job.context.hits);
+    }, { context: ctx });
+    await w.start();
+    const c = res.client();
+    await Promise.all(Array.from({ length: 6 }, (_, i) => c.execute(fn, String(i))));
+    expect(seen.length).toBe(6);
+    for (const s of seen) expect(s).toBe(ctx);
+    expect(ctx.hits).toBe(6);
+    expect(ctx).toEqual({ name: "shared", hits: 6 });
+  });
+});
+
+describe("timeout with a handler that ignores the signal", () => {
+  it("drops the late result, runs the job again, and keeps working", async () => {
+    const fn = fname("stray");
+    const logger = memoryLogger();
+    const wt = tapper();
+    const w = res.worker({ tap: wt.tap, logger });
+    let n = 0;
+    w.defineFunction(fn, async (job) => {
+      n++;
+      if (n === 1) {
+        await sleep(1300); // past the 1000 ms timeout: gearmand requeued the job
+        return "late";
+      }
+      return `run${n}`;
+    }, { timeout: 1000 });
+    await w.start();
+    const c = res.client();
+    expect(text(await c.execute(fn, "a", { timeout: 10_000 }))).toBe("run2");
+    expect(text(await c.execute(fn, "b", { timeout: 5000 }))).toBe("run3");
+    expect(wt.packets.filter((p) => p.direction === "out" && p.packet.type === PacketType.WORK_COMPLETE).map((p) => text(p.packet.args[1]!))).toEqual(["run2", "run3"]);
+  });
+});
