@@ -6,7 +6,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { PRINCIPAL_ID, type Principal, type Role } from "./policy.ts";
+import { type Principal, principalProblem, type Role } from "./policy.ts";
 
 /** Decides who is connecting; `null` means "no or bad credentials" (HTTP 401). */
 export type Verify = (req: IncomingMessage) => Promise<Principal | null>;
@@ -68,8 +68,7 @@ export function verifySignedToken(token: string, options: HmacOptions): Principa
   }
   if (typeof claims.exp !== "number" || claims.exp * 1000 <= Date.now()) return null;
   if (options.audience !== undefined && claims.aud !== options.audience) return null;
-  if (typeof claims.sub !== "string" || !PRINCIPAL_ID.test(claims.sub)) return null;
-  return {
+  const principal: Principal = {
     id: claims.sub,
     roles: claims.roles ?? (claims.role ? [claims.role] : []),
     submit: claims.submit ?? [],
@@ -77,6 +76,7 @@ export function verifySignedToken(token: string, options: HmacOptions): Principa
     exp: claims.exp,
     allowEpoch: claims.allowEpoch === true,
   };
+  return principalProblem(principal) ? null : principal;
 }
 
 /** The bearer token of an upgrade request: subprotocol `bearer.<token>`, else `Authorization: Bearer`. */
@@ -102,9 +102,8 @@ const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex
 export function tokenVerifier(options: { tokens?: Record<string, Principal>; hmac?: HmacOptions }): Verify {
   const byHash = new Map<string, Principal>();
   for (const [token, principal] of Object.entries(options.tokens ?? {})) {
-    if (!PRINCIPAL_ID.test(principal.id)) {
-      throw new TypeError(`principal id ${JSON.stringify(principal.id)} must match ${PRINCIPAL_ID}`);
-    }
+    const problem = principalProblem(principal);
+    if (problem) throw new TypeError(problem);
     byHash.set(sha256(token), principal);
   }
   return async (req) => {

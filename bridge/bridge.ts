@@ -1,8 +1,15 @@
 // Node only: node:http and ws. The policy-enforcing WebSocket ⇄ gearmand bridge (spec/bridge.md).
 /**
  * Exposes one gearmand to web pages without handing it to every web page: authentication and
- * Origin check at the upgrade, connection caps, a heartbeat, and a {@link Relay} per connection
- * that reads every packet and enforces the policy.
+ * Origin check at the upgrade, connection caps, a heartbeat, and a relay per connection that
+ * reads every packet and enforces the policy. Packets pass unchanged except for these rewrites:
+ * - the unique of `SUBMIT_*` and `GET_STATUS_UNIQUE` becomes `<principal>:<unique>` (an empty
+ *   unique stays empty, `-` is refused); `STATUS_RES_UNIQUE` gets the prefix stripped again;
+ * - `JOB_ASSIGN_UNIQ` / `JOB_ASSIGN_ALL` reach workers unchanged, so a worker sees the
+ *   submitter's `<principal>:<unique>`: the one authenticated hint of who submitted a job;
+ * - a peer's `SET_CLIENT_ID` is dropped (the bridge sends its own, the principal id);
+ * - a `GET_STATUS` for a handle this connection did not get in `JOB_CREATED` is answered with
+ *   `ERROR PERMISSION_DENIED`, in reply order.
  * @module
  */
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
@@ -10,10 +17,10 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import { parseTcpAddress } from "../src/transports/tcp-node.ts";
 import { type HmacOptions, tokenVerifier, type Verify } from "./auth.ts";
-import { PRINCIPAL_ID, type Principal, TokenBucket } from "./policy.ts";
-import { type ConnectionLog, Relay, type RelayConfig } from "./relay.ts";
+import { type Principal, principalProblem, TokenBucket } from "./policy.ts";
+import { type BridgeLimits, type ConnectionLog, DEFAULT_LIMITS, Relay, type RelayConfig } from "./relay.ts";
 
-export type { ConnectionLog } from "./relay.ts";
+export { type BridgeLimits, type ConnectionLog, DEFAULT_LIMITS } from "./relay.ts";
 export type { Principal, Role } from "./policy.ts";
 export { signToken, tokenVerifier, type TokenClaims, type Verify } from "./auth.ts";
 
@@ -31,38 +38,6 @@ export interface BridgePolicy {
   trustedProxies?: readonly string[];
 }
 
-/** Limits; each has a safe default. */
-export interface BridgeLimits {
-  /** Largest packet body from a peer; ws `maxPayload` is this + 12. @default 1048576 */
-  maxPacketSize?: number;
-  /** @default 10000 */
-  maxConnections?: number;
-  /** @default 1000 */
-  maxConnectionsPerPrincipal?: number;
-  /** @default 1000 */
-  maxConnectionsPerIp?: number;
-  /** Submits per second per principal; over it the connection closes with 1008 "rate limit". @default 1000 */
-  submitsPerSecond?: number;
-  /** @default 2 × submitsPerSecond */
-  submitBurst?: number;
-  /** @default 30000 */
-  firstPacketMs?: number;
-  /** Ping interval; a peer is terminated after two missed pongs. @default 30000 */
-  heartbeatMs?: number;
-  /** Time above the high-water mark before closing with 1008 "slow consumer". @default 10000 */
-  slowConsumerMs?: number;
-  /** Unsent bytes towards a peer above which gearmand's socket is paused. @default 1048576 */
-  highWaterMark?: number;
-  /** @default 262144 */
-  lowWaterMark?: number;
-  /** HTTP headersTimeout of a server the bridge creates. @default 10000 */
-  headersTimeoutMs?: number;
-  /** Time a peer gets to answer a close frame before it is terminated. @default 5000 */
-  closeGraceMs?: number;
-  /** Job handles remembered per connection for GET_STATUS. @default 4096 */
-  maxHandles?: number;
-}
-
 /** Something that happened at the upgrade or to a connection; never payloads, uniques or tokens. */
 export type BridgeLogEntry = ConnectionLog | { type: "rejected"; status: number; reason: string; remote: string; origin: string | undefined };
 
@@ -74,7 +49,7 @@ export interface BridgeOptions {
   port?: number;
   /** @default "127.0.0.1" */
   host?: string;
-  /** Mount on this server instead of creating one (its own timeouts then apply). */
+  /** Mount on this listening server instead of creating one (its own timeouts then apply). */
   server?: Server;
   /** @default "/gearman" */
   path?: string;
@@ -117,20 +92,10 @@ const inc = (m: Map<string, number>, k: string, d: number): void => {
  * ```
  */
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
-  const l = options.limits ?? {};
-  const rate = l.submitsPerSecond ?? 1000;
-  const cfg: RelayConfig = {
-    upstream: parseTcpAddress(options.upstream),
-    maxPacketSize: l.maxPacketSize ?? 1 << 20,
-    highWaterMark: l.highWaterMark ?? 1 << 20,
-    lowWaterMark: l.lowWaterMark ?? 256 << 10,
-    slowConsumerMs: l.slowConsumerMs ?? 10_000,
-    firstPacketMs: l.firstPacketMs ?? 30_000,
-    closeGraceMs: l.closeGraceMs ?? 5000,
-    maxHandles: l.maxHandles ?? 4096,
-    submitsPerSecond: rate,
-  };
-  const max = { all: l.maxConnections ?? 10_000, ip: l.maxConnectionsPerIp ?? 1000, principal: l.maxConnectionsPerPrincipal ?? 1000 };
+  const l = { ...DEFAULT_LIMITS, ...options.limits };
+  const cfg: RelayConfig = Object.freeze({ ...l, submitBurst: options.limits?.submitBurst ?? l.submitsPerSecond * 2,
+    upstream: parseTcpAddress(options.upstream) });
+  const max = { all: l.maxConnections, ip: l.maxConnectionsPerIp, principal: l.maxConnectionsPerPrincipal };
   const policy = options.policy;
   const verify = policy.verify ?? tokenVerifier({ tokens: policy.tokens ?? {}, ...(policy.hmac ? { hmac: policy.hmac } : {}) });
   const origins = new Set(policy.origins ?? []);
@@ -194,14 +159,14 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (!principal) return refuse(401, "missing or invalid token");
     const who: Principal = principal;
     principal = null;
-    if (!PRINCIPAL_ID.test(who.id)) return refuse(500, "verify returned an invalid principal id");
+    if (principalProblem(who)) return refuse(500, "verify returned an unusable principal");
     if ((perPrincipal.get(who.id) ?? 0) >= max.principal) return refuse(429, "too many connections for this principal");
     principal = who;
     inc(perPrincipal, who.id, 1);
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off("close", release);
       let bucket = buckets.get(who.id);
-      if (!bucket) buckets.set(who.id, (bucket = new TokenBucket(rate, l.submitBurst ?? rate * 2)));
+      if (!bucket) buckets.set(who.id, (bucket = new TokenBucket(cfg.submitsPerSecond, cfg.submitBurst)));
       const relay = new Relay(ws, who, { origin, remote }, cfg, bucket, (entry) => {
         relays.delete(relay);
         release();
@@ -221,7 +186,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     void admit(req, socket, head);
   };
 
-  const headersTimeout = l.headersTimeoutMs ?? 10_000;
+  const headersTimeout = l.headersTimeoutMs;
   const server = options.server ?? createServer({ headersTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
     (_req, res) => res.writeHead(426, { "Content-Type": "text/plain" }).end("WebSocket only\n"));
   server.on("upgrade", onUpgrade);
@@ -238,7 +203,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const heartbeat = setInterval(() => {
     for (const r of relays) r.heartbeat();
     for (const [id, b] of buckets) if (!perPrincipal.has(id) && b.full) buckets.delete(id);
-  }, l.heartbeatMs ?? 30_000);
+  }, l.heartbeatMs);
   heartbeat.unref();
 
   return {

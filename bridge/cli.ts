@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { parseTcpAddress } from "../src/transports/tcp-node.ts";
 import { type Bridge, type BridgeLimits, type BridgePolicy, startBridge } from "./bridge.ts";
-import { type Principal, Role } from "./policy.ts";
+import { type Principal, principalProblem } from "./policy.ts";
 
 /** The JSON policy file. Secrets may come from the environment (`hmac.secretEnv`) rather than the file. */
 export interface PolicyFile {
@@ -27,12 +27,9 @@ const USAGE = `usage: gearman-bridge --policy policy.json [--listen 127.0.0.1:47
 /** Reads a policy file's text into the bridge's policy and limits; throws with the exact problem. */
 export function parsePolicyFile(text: string, env: Record<string, string | undefined>): { policy: BridgePolicy; limits: BridgeLimits } {
   const file = JSON.parse(text) as PolicyFile;
-  const roles = new Set<string>(Object.values(Role));
   for (const p of Object.values(file.tokens ?? {})) {
-    const bad = (p.roles ?? []).find((r) => !roles.has(r));
-    if (bad !== undefined || !Array.isArray(p.roles)) {
-      throw new TypeError(`principal ${JSON.stringify(p.id)}: roles must be a list of "client" and "worker"`);
-    }
+    const problem = principalProblem(p);
+    if (problem) throw new TypeError(problem);
   }
   const policy: BridgePolicy = { origins: file.origins ?? [], trustedProxies: file.trustedProxies ?? [], tokens: file.tokens ?? {} };
   if (file.hmac) {

@@ -38,8 +38,20 @@ export type Verdict =
   | { kind: "deny-status" }
   | { kind: "close"; code: number; reason: string };
 
-/** A principal id is part of uniques and log lines, so keep it to safe characters and no `:`. */
-export const PRINCIPAL_ID: RegExp = /^[A-Za-z0-9._@-]{1,32}$/;
+// A principal id is part of uniques and log lines, so keep it to safe characters and no `:`.
+const PRINCIPAL_ID = /^[A-Za-z0-9._@-]{1,32}$/;
+const isList = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every((x) => typeof x === "string"));
+
+/** Why a principal (from `verify`, a token or the policy file) is unusable, or undefined when it is fine. */
+export function principalProblem(p: Principal): string | undefined {
+  if (typeof p.id !== "string" || !PRINCIPAL_ID.test(p.id)) return `principal id ${JSON.stringify(p.id)} must match ${PRINCIPAL_ID}`;
+  // A string where a list belongs would be iterated by character, and "*" would then allow everything.
+  if (!isList(p.roles) || !p.roles.every((r) => r === Role.CLIENT || r === Role.WORKER)) {
+    return `principal ${p.id}: roles must be a list of "client" and "worker"`;
+  }
+  if (!isList(p.submit) || !isList(p.register)) return `principal ${p.id}: submit and register must be lists of function names`;
+  return undefined;
+}
 
 const CLIENT_TYPES: ReadonlySet<number> = new Set([
   T.SUBMIT_JOB, T.SUBMIT_JOB_BG, T.SUBMIT_JOB_HIGH, T.SUBMIT_JOB_HIGH_BG, T.SUBMIT_JOB_LOW, T.SUBMIT_JOB_LOW_BG,
@@ -94,15 +106,27 @@ export function stripNamespace(unique: Uint8Array, who: Principal): Uint8Array {
   return unique.subarray(prefix.length);
 }
 
-function submitVerdict(p: Packet, who: Principal, uniqueAt: number, names: readonly number[]): Verdict {
-  for (const i of names) {
+const SUBMITS: ReadonlySet<number> = new Set([
+  T.SUBMIT_JOB, T.SUBMIT_JOB_BG, T.SUBMIT_JOB_HIGH, T.SUBMIT_JOB_HIGH_BG, T.SUBMIT_JOB_LOW, T.SUBMIT_JOB_LOW_BG,
+  T.SUBMIT_JOB_EPOCH, T.SUBMIT_REDUCE_JOB, T.SUBMIT_REDUCE_JOB_BACKGROUND,
+]);
+
+/** True for the submit types; the rate limit counts these. */
+export function isSubmit(type: number): boolean {
+  return SUBMITS.has(type);
+}
+
+function submitVerdict(p: Packet, who: Principal): Verdict {
+  if (p.type === T.SUBMIT_JOB_EPOCH && !who.allowEpoch) return deny("SUBMIT_JOB_EPOCH is not allowed for this principal");
+  // A reduce job runs two functions (mapper and reducer): both must be allowed.
+  for (const i of p.type === T.SUBMIT_REDUCE_JOB || p.type === T.SUBMIT_REDUCE_JOB_BACKGROUND ? [0, 2] : [0]) {
     const v = nameVerdict(p.args[i]!, who.submit, "submit");
     if (v) return v;
   }
-  const unique = namespaceUnique(p.args[uniqueAt]!, who);
+  const unique = namespaceUnique(p.args[1]!, who);
   if (typeof unique === "string") return deny(unique);
   const args = p.args.slice();
-  args[uniqueAt] = unique;
+  args[1] = unique;
   return { kind: "forward", args };
 }
 
@@ -120,28 +144,13 @@ export function checkRequest(p: Packet, who: Principal, ownsHandle: (handle: Uin
     case T.SET_CLIENT_ID:
       // The bridge already set the principal id; a peer must not overwrite the attribution.
       return { kind: "drop", reason: "SET_CLIENT_ID is set by the bridge" };
+    case T.CAN_DO_TIMEOUT:
+      if (!/^\d{1,20}$/.test(dec.decode(p.args[1]!))) return deny("CAN_DO_TIMEOUT needs a timeout of 1 to 20 digits");
+    // falls through
     case T.CAN_DO:
-    case T.CAN_DO_TIMEOUT: {
-      if (p.type === T.CAN_DO_TIMEOUT && !/^\d{1,20}$/.test(dec.decode(p.args[1]!))) {
-        return deny("CAN_DO_TIMEOUT needs a timeout of 1 to 20 digits");
-      }
       return nameVerdict(p.args[0]!, who.register, "register") ?? { kind: "forward" };
-    }
     case T.CANT_DO:
       return nameVerdict(p.args[0]!, ["*"], "unregister") ?? { kind: "forward" };
-    case T.SUBMIT_JOB_EPOCH:
-      if (!who.allowEpoch) return deny("SUBMIT_JOB_EPOCH is not allowed for this principal");
-      return submitVerdict(p, who, 1, [0]);
-    case T.SUBMIT_REDUCE_JOB:
-    case T.SUBMIT_REDUCE_JOB_BACKGROUND:
-      return submitVerdict(p, who, 1, [0, 2]);
-    case T.SUBMIT_JOB:
-    case T.SUBMIT_JOB_BG:
-    case T.SUBMIT_JOB_HIGH:
-    case T.SUBMIT_JOB_HIGH_BG:
-    case T.SUBMIT_JOB_LOW:
-    case T.SUBMIT_JOB_LOW_BG:
-      return submitVerdict(p, who, 1, [0]);
     case T.GET_STATUS:
       return ownsHandle(p.args[0]!) ? { kind: "forward" } : { kind: "deny-status" };
     case T.GET_STATUS_UNIQUE: {
@@ -149,47 +158,38 @@ export function checkRequest(p: Packet, who: Principal, ownsHandle: (handle: Uin
       return typeof unique === "string" ? deny(unique) : { kind: "forward", args: [unique] };
     }
     default:
-      return { kind: "forward" };
+      return SUBMITS.has(p.type) ? submitVerdict(p, who) : { kind: "forward" };
   }
-}
-
-/** True for the submit types; the rate limit counts these. */
-export function isSubmit(type: number): boolean {
-  return (type >= T.SUBMIT_JOB_HIGH_BG && type <= T.SUBMIT_REDUCE_JOB_BACKGROUND) ||
-    type === T.SUBMIT_JOB || type === T.SUBMIT_JOB_BG || type === T.SUBMIT_JOB_HIGH;
 }
 
 /** A token bucket: `rate` tokens per second, holding at most `burst`. */
 export class TokenBucket {
-  #tokens: number;
-  #last: number;
   readonly #rate: number;
   readonly #burst: number;
+  #tokens: number;
+  #last = Date.now();
 
   constructor(rate: number, burst: number) {
     this.#rate = rate;
-    this.#burst = burst;
-    this.#tokens = burst;
-    this.#last = Date.now();
+    this.#burst = this.#tokens = burst;
   }
 
   /** Takes one token; false when the bucket is empty. */
   take(): boolean {
-    this.#refill();
-    if (this.#tokens < 1) return false;
+    if (this.#refill() < 1) return false;
     this.#tokens -= 1;
     return true;
   }
 
   /** True when the bucket is full again, so forgetting it loses nothing. */
   get full(): boolean {
-    this.#refill();
-    return this.#tokens >= this.#burst;
+    return this.#refill() >= this.#burst;
   }
 
-  #refill(): void {
+  #refill(): number {
     const now = Date.now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) * this.#rate) / 1000);
     this.#last = now;
+    return this.#tokens;
   }
 }

@@ -9,22 +9,51 @@ import type { WebSocket } from "ws";
 import type { ProtocolError } from "../src/errors.ts";
 import { utf8 } from "../src/protocol/bytes.ts";
 import { PacketDecoder } from "../src/protocol/decoder.ts";
-import { PacketWriter } from "../src/protocol/packet.ts";
+import { encodePacket, PacketWriter } from "../src/protocol/packet.ts";
 import { PacketType as T, packetTypeName } from "../src/protocol/packet-types.ts";
 import { checkRequest, isSubmit, type Principal, stripNamespace, type TokenBucket } from "./policy.ts";
 
-/** The per-connection settings, resolved from the bridge's limits. */
-export interface RelayConfig {
-  upstream: { host: string; port: number };
-  maxPacketSize: number;
-  highWaterMark: number;
-  lowWaterMark: number;
-  slowConsumerMs: number;
-  firstPacketMs: number;
-  closeGraceMs: number;
-  maxHandles: number;
-  submitsPerSecond: number;
+/** Limits of the bridge; each has a safe default ({@link DEFAULT_LIMITS}). */
+export interface BridgeLimits {
+  /** Largest packet body from a peer; ws `maxPayload` is this + 12. @default 1048576 */
+  maxPacketSize?: number;
+  /** @default 10000 */
+  maxConnections?: number;
+  /** @default 1000 */
+  maxConnectionsPerPrincipal?: number;
+  /** @default 1000 */
+  maxConnectionsPerIp?: number;
+  /** Submits per second per principal; over it the connection closes with 1008 "rate limit". @default 1000 */
+  submitsPerSecond?: number;
+  /** @default 2 × submitsPerSecond */
+  submitBurst?: number;
+  /** @default 30000 */
+  firstPacketMs?: number;
+  /** Ping interval; a peer is terminated after two missed pongs. @default 30000 */
+  heartbeatMs?: number;
+  /** Time above the high-water mark before closing with 1008 "slow consumer". @default 10000 */
+  slowConsumerMs?: number;
+  /** Unsent bytes towards a peer above which gearmand's socket is paused. @default 1048576 */
+  highWaterMark?: number;
+  /** @default 262144 */
+  lowWaterMark?: number;
+  /** HTTP headersTimeout of a server the bridge creates. @default 10000 */
+  headersTimeoutMs?: number;
+  /** Time a peer gets to answer a close frame before it is terminated. @default 5000 */
+  closeGraceMs?: number;
+  /** Job handles remembered per connection for GET_STATUS. @default 4096 */
+  maxHandles?: number;
 }
+
+/** The defaults of {@link BridgeLimits} (spec/bridge.md §2.1); `submitBurst` defaults to 2 × `submitsPerSecond`. */
+export const DEFAULT_LIMITS: Readonly<Required<BridgeLimits>> = Object.freeze({
+  maxPacketSize: 1 << 20, maxConnections: 10_000, maxConnectionsPerPrincipal: 1000, maxConnectionsPerIp: 1000,
+  submitsPerSecond: 1000, submitBurst: 2000, firstPacketMs: 30_000, heartbeatMs: 30_000, slowConsumerMs: 10_000,
+  highWaterMark: 1 << 20, lowWaterMark: 256 << 10, headersTimeoutMs: 10_000, closeGraceMs: 5000, maxHandles: 4096,
+});
+
+/** The resolved limits plus the one upstream, as each relay gets them. */
+export type RelayConfig = Readonly<Required<BridgeLimits> & { upstream: { host: string; port: number } }>;
 
 /** The one log line per connection: metadata only, never payloads, uniques or tokens. */
 export interface ConnectionLog {
@@ -64,14 +93,12 @@ export class Relay {
   #tcp: Socket;
   #cfg: RelayConfig;
   #bucket: TokenBucket;
-  #meta: { origin: string | undefined; remote: string };
   #fromPeer: PacketDecoder;
   #fromServer = new PacketDecoder({ expect: "res" });
-  #toServer = new PacketWriter();
-  #toPeer = new PacketWriter();
   #handles = new Set<string>();
   #deniedStatus = 0;
   #unsent = 0;
+  #echoing = 0;
   #tcpBlocked = false;
   #wsBlocked = false;
   #wsPaused = false;
@@ -93,14 +120,12 @@ export class Relay {
     bucket: TokenBucket, done: (log: ConnectionLog) => void) {
     this.#ws = ws;
     this.principal = principal;
-    this.#meta = meta;
     this.#cfg = cfg;
     this.#bucket = bucket;
     this.#fromPeer = new PacketDecoder({ expect: "req", maxPacketSize: cfg.maxPacketSize });
     this.#tcp = connect({ ...cfg.upstream, noDelay: true });
     // Attribution (T12): gearmand's `workers` shows the principal, and peers cannot change it.
-    this.#toServer.write(T.SET_CLIENT_ID, [principal.id]);
-    this.#tcp.write(this.#toServer.take());
+    this.#tcp.write(encodePacket(T.SET_CLIENT_ID, [principal.id]));
     this.#tcp.on("data", (chunk: Buffer) => this.#fromUpstream(chunk));
     this.#tcp.on("drain", () => {
       this.#tcpBlocked = false;
@@ -108,22 +133,28 @@ export class Relay {
     });
     this.#tcp.on("error", () => {});
     this.#tcp.on("close", () => this.close(1011, "the connection to gearmand closed"));
-    ws.on("message", (data: Buffer, isBinary: boolean) => this.#fromWs(data, isBinary));
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      try {
+        this.#fromWs(data, isBinary);
+      } catch {
+        // A bug here must cost this connection, not the bridge process and every other peer.
+        this.close(1011, "internal bridge error");
+      }
+    });
     ws.on("pong", () => {
       this.#awaitingPong = false;
       this.#missedPongs = 0;
     });
     ws.on("error", () => {});
     ws.on("close", (code: number, reason: Buffer) => {
-      this.#closing ??= { code, reason: reason.toString() };
+      const end = (this.#closing ??= { code, reason: reason.toString() });
       for (const t of this.#timers) clearTimeout(t);
       clearTimeout(this.#slowTimer);
       this.#endUpstream();
       done({
         type: "connection", principal: principal.id, origin: meta.origin, remote: meta.remote,
-        durationMs: Date.now() - this.#started, code: this.#closing?.code ?? code,
-        reason: this.#closing?.reason ?? reason.toString(), packetsIn: counts(this.#in), packetsOut: counts(this.#out),
-        bytesIn: this.#bytesIn, bytesOut: this.#bytesOut, denials: this.#denials,
+        durationMs: Date.now() - this.#started, code: end.code, reason: end.reason, packetsIn: counts(this.#in),
+        packetsOut: counts(this.#out), bytesIn: this.#bytesIn, bytesOut: this.#bytesOut, denials: this.#denials,
       });
       const waiting = this.#ended ?? [];
       this.#ended = undefined;
@@ -158,7 +189,9 @@ export class Relay {
     this.#closing = { code, reason };
     if (code !== 1000 && code !== 1001 && code !== 1011) this.#denials.push(reason);
     this.#endUpstream();
-    this.#ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    let short = reason;
+    while (Buffer.byteLength(short) > 123) short = short.slice(0, -1);
+    this.#ws.close(code, short);
     // A peer that stopped reading never answers the close frame.
     this.#timer(this.#cfg.closeGraceMs, () => this.#ws.terminate());
   }
@@ -177,28 +210,27 @@ export class Relay {
     }
     if (!this.#fromPeer.idle) return this.close(1002, "message ends inside a packet: send whole packets per WebSocket message");
     // Check every packet before forwarding any, so a rejected message leaves nothing upstream.
+    // A writer per message rather than per connection: idle connections then hold no buffers.
+    const w = new PacketWriter(data.length + 64);
     for (const p of packets) {
       this.#in[p.type]!++;
       if (isSubmit(p.type) && !this.#bucket.take()) {
-        this.#toServer.take();
         return this.close(1008, `rate limit: more than ${this.#cfg.submitsPerSecond} submits/s`);
       }
       const v = checkRequest(p, this.principal, (h) => this.#handles.has(utf8(h)));
-      if (v.kind === "close") {
-        this.#toServer.take();
-        return this.close(v.code, v.reason);
-      }
+      if (v.kind === "close") return this.close(v.code, v.reason);
       if (v.kind === "drop") this.#denials.push(v.reason);
       else if (v.kind === "deny-status") {
         this.#deniedStatus++;
         this.#denials.push("GET_STATUS of a foreign handle");
-        this.#toServer.write(T.GET_STATUS, [PLACEHOLDER]);
-      } else this.#toServer.write(p.type, v.args ?? p.args);
+        w.write(T.GET_STATUS, [PLACEHOLDER]);
+      } else {
+        if (p.type === T.ECHO_REQ) this.#echoing += p.args[0]!.length;
+        w.write(p.type, v.args ?? p.args);
+      }
     }
-    if (this.#toServer.length > 0 && !this.#tcp.write(this.#toServer.take())) {
-      this.#tcpBlocked = true;
-      this.#updatePause();
-    }
+    if (w.length > 0 && !this.#tcp.write(w.take())) this.#tcpBlocked = true;
+    this.#updatePause();
   }
 
   #fromUpstream(chunk: Buffer): void {
@@ -209,7 +241,7 @@ export class Relay {
     } catch (err) {
       return this.close(1011, `gearmand sent an invalid packet: ${(err as Error).message}`);
     }
-    const w = this.#toPeer;
+    const w = new PacketWriter(chunk.length + 64);
     for (const p of packets) {
       this.#out[p.type]!++;
       let args = p.args;
@@ -220,12 +252,15 @@ export class Relay {
         this.#deniedStatus--;
         w.write(T.ERROR, ["PERMISSION_DENIED", DENIED_TEXT], "res");
         continue;
+      } else if (p.type === T.ECHO_RES) {
+        this.#echoing -= p.args[0]!.length;
       } else if (p.type === T.STATUS_RES_UNIQUE) {
         args = [stripNamespace(p.args[0]!, this.principal), ...p.args.slice(1)];
       }
       w.write(p.type, args, "res");
     }
     if (w.length > 0) this.#send(w.take());
+    this.#updatePause();
   }
 
   // Re-framed: each message holds whole packets, however gearmand's bytes were chunked.
@@ -243,16 +278,18 @@ export class Relay {
     });
     if (!this.#wsBlocked && this.#unsent > this.#cfg.highWaterMark) {
       this.#wsBlocked = true;
-      this.#slowTimer = setTimeout(() => this.close(1008, "slow consumer"), this.#cfg.slowConsumerMs);
+      this.#slowTimer = setTimeout(() => this.close(1008, "slow consumer"), this.#cfg.slowConsumerMs).unref();
       this.#updatePause();
     }
   }
 
   // Coupled: while gearmand's replies cannot leave, stop reading the peer's requests as well;
-  // otherwise gearmand keeps executing them and buffers their replies without limit.
+  // otherwise gearmand keeps executing them and buffers their replies without limit. ECHO is the
+  // one request answered with its own size, and loopback kernel buffers hide tens of MiB of it
+  // from tcp.write(), so unanswered ECHO bytes are capped at the high-water mark too.
   #updatePause(): void {
     if (this.#closing) return;
-    const pauseWs = this.#tcpBlocked || this.#wsBlocked;
+    const pauseWs = this.#tcpBlocked || this.#wsBlocked || this.#echoing > this.#cfg.highWaterMark;
     if (pauseWs !== this.#wsPaused) {
       this.#wsPaused = pauseWs;
       if (pauseWs) this.#ws.pause();

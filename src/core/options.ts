@@ -17,6 +17,8 @@ export const DEFAULT_RECONNECT_BASE = 100;
 export const DEFAULT_RECONNECT_CAP = 5000;
 /** Default worker concurrency. */
 export const DEFAULT_CONCURRENCY = 1;
+/** Default longest wait for NOOP before a sleeping worker grabs again, in ms (libgearman's GEARMAN_WORKER_WAIT_TIMEOUT). */
+export const DEFAULT_POLL_INTERVAL = 10_000;
 /** Default graceful-stop deadline, in ms. */
 export const DEFAULT_STOP_TIMEOUT = 30_000;
 
@@ -56,6 +58,12 @@ export interface WorkerOptions extends CommonOptions {
   concurrency?: number;
   /** Sent with SET_CLIENT_ID on every connection; shown by the admin `workers` command. */
   clientId?: string;
+  /**
+   * Longest wait, in ms, for gearmand's NOOP before an idle worker asks for a job again (libgearman
+   * waits 10 s). gearmand wakes nobody when an epoch job falls due, and not reliably when it requeues
+   * a timed-out job. @default 10000
+   */
+  pollInterval?: number;
 }
 
 /** Client options after defaults and validation. */
@@ -84,6 +92,7 @@ export interface ResolvedWorkerOptions {
   readonly libgearmanCompatible: boolean;
   readonly concurrency: number;
   readonly clientId: string | undefined;
+  readonly pollInterval: number;
   readonly tap: CommonOptions["tap"];
 }
 
@@ -134,5 +143,6 @@ export function resolveWorkerOptions(o: WorkerOptions, fallback?: ConnectorFacto
     ...common(o, fallback),
     concurrency: positiveInt("concurrency", o.concurrency, DEFAULT_CONCURRENCY),
     clientId: o.clientId,
+    pollInterval: positiveInt("pollInterval", o.pollInterval, DEFAULT_POLL_INTERVAL),
   });
 }

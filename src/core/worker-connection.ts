@@ -45,13 +45,24 @@ export class WorkerConnection {
   readonly deferredRequeue: Map<string, number> = new Map();
   #conn: PacketConnection;
   #owner: WorkerConnectionOwner;
+  #pollInterval: number;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(server: string, transport: Transport, owner: WorkerConnectionOwner, options: PacketConnectionOptions) {
+  constructor(
+    server: string,
+    transport: Transport,
+    owner: WorkerConnectionOwner,
+    options: PacketConnectionOptions & { pollInterval?: number },
+  ) {
     this.server = server;
     this.#owner = owner;
+    this.#pollInterval = options.pollInterval ?? 0;
     this.#conn = new PacketConnection(transport, {
       packet: (p) => this.#onPacket(p),
-      closed: (err) => owner.closed(this, err),
+      closed: (err) => {
+        this.#stopPoll();
+        owner.closed(this, err);
+      },
     }, options);
   }
 
@@ -87,7 +98,20 @@ export class WorkerConnection {
   grab(): void {
     this.grabbing = true;
     this.sleeping = false;
+    this.#stopPoll();
     this.send(PacketType.GRAB_JOB_ALL, []);
+  }
+
+  /**
+   * Stops waiting for NOOP so the worker grabs again. gearmand does not wake a sleeper when a
+   * function is registered again, nor reliably when it requeues a timed-out job or an epoch job
+   * falls due; this is also what the poll timer does.
+   */
+  wake(): void {
+    if (!this.sleeping || this.closed) return;
+    this.sleeping = false;
+    this.#stopPoll();
+    this.#owner.idle(this, false);
   }
 
   /** Sends a packet if the connection is still up. */
@@ -104,7 +128,13 @@ export class WorkerConnection {
 
   /** Flushes and closes. */
   close(): void {
+    this.#stopPoll();
     this.#conn.close();
+  }
+
+  #stopPoll(): void {
+    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
   }
 
   #onPacket(p: Packet): void {
@@ -113,12 +143,13 @@ export class WorkerConnection {
         this.grabbing = false;
         this.sleeping = true;
         this.send(PacketType.PRE_SLEEP, []);
+        // Like libgearman (GEARMAN_WORKER_WAIT_TIMEOUT), grab again after a while even without NOOP.
+        this.#stopPoll();
+        if (this.#pollInterval > 0) this.#pollTimer = setTimeout(() => this.wake(), this.#pollInterval);
         this.#owner.idle(this, true);
         return;
       case PacketType.NOOP:
-        if (!this.sleeping) return;
-        this.sleeping = false;
-        this.#owner.idle(this, false);
+        this.wake();
         return;
       case PacketType.JOB_ASSIGN:
       case PacketType.JOB_ASSIGN_UNIQ:

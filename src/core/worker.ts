@@ -92,7 +92,11 @@ export class BaseWorker {
       exceptions: options.exceptions ?? false, maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
     };
     this.#functions.set(name, def);
-    for (const s of this.#slots) s.conn?.canDo(def);
+    // gearmand sends no NOOP for jobs queued before the CAN_DO: a sleeping connection grabs again.
+    for (const s of this.#slots) {
+      s.conn?.canDo(def);
+      s.conn?.wake();
+    }
     this.#pump();
     return this;
   }
@@ -155,7 +159,11 @@ export class BaseWorker {
         },
         serverError: (c, code, text) => this.#onServerError(c, code, text),
         closed: (c, err) => this.#onClosed(slot, c, err),
-      }, { maxPacketSize: this.#options.maxPacketSize, tap: this.#options.tap ? (d, p) => this.#options.tap!(d, p, slot.server) : undefined });
+      }, {
+        maxPacketSize: this.#options.maxPacketSize,
+        pollInterval: this.#options.pollInterval,
+        tap: this.#options.tap ? (d, p) => this.#options.tap!(d, p, slot.server) : undefined,
+      });
       slot.conn = conn;
       slot.failures = 0;
       conn.register(this.#options.clientId, this.#functions.values());
@@ -292,7 +300,9 @@ export class BaseWorker {
       const def = this.#functions.get(name);
       if (def && !conn.closed && !this.#stopping && conn.paused.has(name)) {
         conn.canDo(def);
-        this.#pump();
+        // gearmand sends no NOOP for a job already queued when a function is registered again.
+        if (conn.sleeping) conn.wake();
+        else this.#pump();
       }
     }, delay);
     this.#pump();

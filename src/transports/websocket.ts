@@ -48,7 +48,6 @@ class WebSocketTransport implements Transport {
   #sink: TransportSink | undefined;
   #queue: Uint8Array[] = [];
   #paused = false;
-  #closing = false;
   #poll: ReturnType<typeof setInterval> | undefined;
   #end: Error | undefined | null = null;
 
@@ -65,8 +64,7 @@ class WebSocketTransport implements Transport {
       this.#queue.push(new Uint8Array(ev.data as ArrayBuffer));
       this.#flush();
     };
-    ws.onclose = (ev: { code: number; reason: string }) =>
-      this.#finish(this.#closing && ev.code === 1000 ? undefined : closeError(ev.code, ev.reason, url));
+    ws.onclose = (ev: { code: number; reason: string }) => this.#finish(closeError(ev.code, ev.reason, url));
     ws.onerror = () => {};
   }
 
@@ -83,8 +81,7 @@ class WebSocketTransport implements Transport {
     // The W3C API has no drain event: poll bufferedAmount while it is above the mark.
     this.#poll ??= setInterval(() => {
       if (ws.bufferedAmount > this.#hwm && ws.readyState === 1) return;
-      clearInterval(this.#poll);
-      this.#poll = undefined;
+      this.#poll = void clearInterval(this.#poll);
       if (ws.readyState === 1) this.#sink?.drain();
     }, 10);
     return false;
@@ -101,17 +98,17 @@ class WebSocketTransport implements Transport {
   }
 
   close(): void {
-    this.#closing = true;
+    // Ours is a clean close: report it as such, whatever code the peer answers with.
+    this.#finish(undefined);
     this.#ws.close(1000, "client closing");
   }
 
   #flush(): void {
     while (this.#sink && !this.#paused && this.#queue.length > 0) this.#sink.data(this.#queue.shift()!);
-    if (this.#sink && this.#end !== null && this.#queue.length === 0) {
-      const sink = this.#sink;
-      this.#sink = undefined;
-      sink.closed(this.#end);
-    }
+    const sink = this.#sink;
+    if (!sink || this.#end === null || this.#queue.length > 0) return;
+    this.#sink = undefined;
+    sink.closed(this.#end);
   }
 
   #finish(error: Error | undefined): void {

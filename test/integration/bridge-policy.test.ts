@@ -2,13 +2,20 @@
 import { fork } from "node:child_process";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, test } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { WebSocket } from "ws";
+import { main } from "../../bridge/cli.ts";
+import { PolicyError } from "../../src/errors.ts";
+import { websocketConnector } from "../../src/transports/websocket.ts";
 import { type Bridge, type BridgeLimits, type BridgeLogEntry, type BridgePolicy, signToken, startBridge } from "../../bridge/bridge.ts";
 import { PacketDecoder } from "../../src/protocol/decoder.ts";
 import { encodePacket, PacketWriter } from "../../src/protocol/packet.ts";
 import { PacketType as T } from "../../src/protocol/packet-types.ts";
 import { type Gearmand, startGearmand } from "../support/gearmand.ts";
-import { admin, argText, openPeer, rssKiB, type TcpPeer, tcpPeer, upgradeStatus, type WsPeer } from "../support/peers.ts";
+import { admin, argText, openPeer, retainedBytes, rssKiB, type TcpPeer, tcpPeer, upgradeStatus, type WsPeer } from "../support/peers.ts";
 
 const SECRET = "a-test-secret-of-at-least-32-bytes!!";
 const ORIGIN = "http://app.test";
@@ -82,12 +89,14 @@ describe("B: bridge policy", () => {
     expect(await upgradeStatus(url, { token: signToken({ sub: "carol", role: "client", exp }, "another-secret") })).toBe(401);
     expect(await upgradeStatus(url, { token: signToken({ sub: "carol", role: "client", exp: exp - 120 }, SECRET) })).toBe(401);
     expect(await upgradeStatus(url, { token: `${good.slice(0, -2)}xx` })).toBe(401);
+    // A string where a list belongs would be read character by character, so "*" would allow all.
+    expect(await upgradeStatus(url, { token: signToken({ sub: "carol", role: "client", submit: "x*" as never, exp }, SECRET) })).toBe(401);
     // The server answers gearman.v1, never the bearer subprotocol.
     const p = await peer(env, "tok-alice");
     expect(p.ws.protocol).toBe("gearman.v1");
     await sleep(50);
     const rejected = env.logs.filter((e) => e.type === "rejected").map((e) => (e.type === "rejected" ? e.status : 0));
-    expect(rejected).toEqual([401, 401, 403, 401, 401, 401]);
+    expect(rejected).toEqual([401, 401, 403, 401, 401, 401, 401]);
     expect(JSON.stringify(env.logs)).not.toMatch(/tok-alice|bearer|eyJ/);
   });
 
@@ -99,7 +108,7 @@ describe("B: bridge policy", () => {
     expect(await statusNames(env)).not.toContain("tenantA.x");
   });
 
-  test("B4: a text frame → 1003; binary admin text → 1002", async () => {
+  test("B4: a text frame → 1003; binary admin text or \\0RES → 1002; types ≥ 43 and unlisted types → 1008", async () => {
     const env = await setup();
     const a = await peer(env, "tok-alice");
     a.ws.send("status\n");
@@ -110,6 +119,12 @@ describe("B: bridge policy", () => {
     const c = await peer(env, "tok-alice");
     c.ws.send(encodePacket(T.ECHO_RES, ["x"], "res"));
     await expectClose(c, 1002);
+    const d = await peer(env, "tok-alice");
+    d.ws.send(Buffer.from([0, 0x52, 0x45, 0x51, 0, 0, 0, 43, 0, 0, 0, 0]));
+    await expectClose(d, 1008, /unknown packet type 43/);
+    const e = await peer(env, "tok-alice");
+    e.send(T.ALL_YOURS, []);
+    await expectClose(e, 1008, /packet type 24 not allowed for client/);
   });
 
   test("B5: forbidden functions, NUL, empty and long names, long uniques → 1008 with the reason", async () => {
@@ -407,11 +422,16 @@ describe("C: through the bridge", () => {
   });
 });
 
-/** A raw TCP worker that answers every job at once with its own payload. */
-async function echoWorker(port: number, fn: string, counter: Map<string, number>): Promise<TcpPeer> {
+/** A raw TCP worker that answers every job at once with its payload, keeping `depth` grabs outstanding. */
+async function echoWorker(port: number, fn: string, counter: Map<string, number>, depth = 8): Promise<TcpPeer> {
   const w = await tcpPeer(port);
   const dec = new PacketDecoder({ expect: "res" });
   const out = new PacketWriter();
+  let grabs = 0;
+  const grab = (n: number): void => {
+    for (let i = 0; i < n; i++) out.write(T.GRAB_JOB, []);
+    grabs += n;
+  };
   w.socket.removeAllListeners("data");
   w.socket.on("data", (chunk: Buffer) => {
     for (const p of dec.push(chunk)) {
@@ -419,14 +439,15 @@ async function echoWorker(port: number, fn: string, counter: Map<string, number>
         const h = argText(p, 0);
         counter.set(h, (counter.get(h) ?? 0) + 1);
         out.write(T.WORK_COMPLETE, [p.args[0]!, p.args[2]!]);
-        out.write(T.GRAB_JOB, []);
-      } else if (p.type === T.NO_JOB) out.write(T.PRE_SLEEP, []);
-      else if (p.type === T.NOOP) out.write(T.GRAB_JOB, []);
+        grabs--;
+        grab(1);
+      } else if (p.type === T.NO_JOB && --grabs === 0) out.write(T.PRE_SLEEP, []);
+      else if (p.type === T.NOOP) grab(depth - grabs);
     }
     if (out.length > 0) w.socket.write(out.take());
   });
   out.write(T.CAN_DO, [fn]);
-  out.write(T.GRAB_JOB, []);
+  grab(depth);
   w.socket.write(out.take());
   return w;
 }
@@ -461,7 +482,7 @@ describe("D: load through the bridge", () => {
   test("D2: 1,000 WebSocket connections + one ECHO each", async () => {
     const env = await setup({ maxConnectionsPerIp: 2000, maxConnectionsPerPrincipal: 2000 }, ["-b", "1024", "--threads=0"]);
     const gBefore = await rssKiB(env.g.pid);
-    global.gc?.();
+    const heldBefore = await retainedBytes();
     const before = process.memoryUsage().rss;
     const child = fork(fileURLToPath(new URL("../support/ws-load.mjs", import.meta.url)), [env.b.url, "tok-alice", "1000"]);
     cleanups.push(() => void child.kill("SIGKILL"));
@@ -472,9 +493,10 @@ describe("D: load through the bridge", () => {
     expect(r.ok).toBe(1000);
     expect(env.b.connections).toBe(1000);
     const bridgeMiB = (process.memoryUsage().rss - before) / 2 ** 20;
+    const heldMiB = ((await retainedBytes()) - heldBefore) / 2 ** 20;
     const gearmandMiB = ((await rssKiB(env.g.pid)) - gBefore) / 1024;
     console.log(`D2: 1000 connections opened in ${r.openMs.toFixed(0)} ms, echoes in ${r.echoMs.toFixed(0)} ms; ` +
-      `bridge +${bridgeMiB.toFixed(1)} MiB RSS, gearmand +${gearmandMiB.toFixed(1)} MiB`);
+      `bridge +${bridgeMiB.toFixed(1)} MiB RSS (+${heldMiB.toFixed(1)} MiB heap+buffers after GC), gearmand +${gearmandMiB.toFixed(1)} MiB RSS`);
     expect(r.openMs).toBeLessThan(5000);
     expect(bridgeMiB).toBeLessThan(100);
     expect(gearmandMiB).toBeLessThan(50);
@@ -488,6 +510,7 @@ describe("D: load through the bridge", () => {
     const env = await setup({ slowConsumerMs: 2000, closeGraceMs: 500, maxPacketSize: 128 << 10 });
     const p = await peer(env, "tok-alice");
     const gBefore = await rssKiB(env.g.pid);
+    const heldBefore = await retainedBytes();
     const before = process.memoryUsage().rss;
     p.ws.pause();
     const chunk = encodePacket(T.ECHO_REQ, [new Uint8Array(64 << 10)]);
@@ -500,6 +523,10 @@ describe("D: load through the bridge", () => {
       }
     }, 5);
     cleanups.push(() => clearInterval(t));
+    // Sample while the peer is stalled and still connected: the bridge must be holding a bounded amount.
+    await sleep(1500);
+    expect(env.b.connections).toBe(1);
+    const heldMiB = ((await retainedBytes()) - heldBefore) / 2 ** 20;
     const deadline = Date.now() + 15_000;
     while (!env.logs.some((e) => e.type === "connection") && Date.now() < deadline) await sleep(50);
     clearInterval(t);
@@ -507,9 +534,63 @@ describe("D: load through the bridge", () => {
     expect(log?.type === "connection" && [log.code, log.reason]).toEqual([1008, "slow consumer"]);
     const grewMiB = (process.memoryUsage().rss - before) / 2 ** 20;
     const gGrewMiB = ((await rssKiB(env.g.pid)) - gBefore) / 1024;
-    console.log(`D3: client sent ${(sent / 2 ** 20).toFixed(1)} MiB; bridge process +${grewMiB.toFixed(1)} MiB, gearmand +${gGrewMiB.toFixed(1)} MiB`);
-    expect(gGrewMiB).toBeLessThan(10);
-    expect(grewMiB).toBeLessThan(64);
+    console.log(`D3: client sent ${(sent / 2 ** 20).toFixed(1)} MiB; while stalled the test process held ${heldMiB >= 0 ? "+" : ""}${heldMiB.toFixed(1)} MiB ` +
+      `heap+buffers after GC (RSS +${grewMiB.toFixed(1)} MiB); gearmand +${gGrewMiB.toFixed(1)} MiB RSS`);
+    expect(gGrewMiB).toBeLessThan(5);
+    // Bridge HWM 1 MiB + the client's own ≤ 1 MiB send buffer + one message in flight each way.
+    expect(heldMiB).toBeLessThan(8);
     expect(env.b.connections).toBe(0);
   }, 30_000);
+});
+
+describe("the SDK transport and the CLI", () => {
+  test("websocketConnector through the bridge: ECHO round trip, policy close → PolicyError", async () => {
+    const env = await setup();
+    const t = await websocketConnector(env.b.url, { WebSocket, token: "tok-alice" })();
+    const got: Uint8Array[] = [];
+    let closed!: (e?: Error) => void;
+    const done = new Promise<Error | undefined>((r) => (closed = r));
+    t.start({ data: (c) => got.push(c), drain: () => {}, closed });
+    t.write(encodePacket(T.ECHO_REQ, ["via transport"]));
+    const dec = new PacketDecoder({ expect: "res" });
+    const deadline = Date.now() + 3000;
+    while (got.length === 0 && Date.now() < deadline) await sleep(5);
+    const [echo] = dec.push(got[0]!);
+    expect(argText(echo!, 0)).toBe("via transport");
+    t.write(encodePacket(T.CAN_DO, ["tenantA.x"]));
+    const err = await done;
+    expect(err).toBeInstanceOf(PolicyError);
+    expect((err as PolicyError).closeCode).toBe(1008);
+    await expect(websocketConnector(env.b.url, { WebSocket, token: "wrong" })()).rejects.toThrow(/401/);
+  });
+
+  test("gearman-bridge --listen --upstream --policy prints the URL and enforces the file's policy", async () => {
+    const g = await startGearmand({ args: ["--threads=0"] });
+    cleanups.push(() => g.stop());
+    const dir = mkdtempSync(join(tmpdir(), "bridge-cli-"));
+    const file = join(dir, "policy.json");
+    writeFileSync(file, JSON.stringify({
+      origins: [ORIGIN],
+      tokens: { "cli-token": { id: "cli", roles: ["client"], submit: ["tenantC.*"] } },
+      hmac: { secretEnv: "BRIDGE_TEST_SECRET" },
+      limits: { maxConnectionsPerPrincipal: 1 },
+    }));
+    const printed: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((line: string) => void printed.push(line));
+    const bridge = await main(["--listen", "127.0.0.1:0", "--upstream", g.address, "--policy", file], { BRIDGE_TEST_SECRET: SECRET });
+    spy.mockRestore();
+    cleanups.push(() => bridge?.close());
+    expect(printed).toEqual([bridge!.url]);
+    expect(bridge!.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/gearman$/);
+    const p = await openPeer(bridge!.url, { token: "cli-token", origin: ORIGIN });
+    cleanups.push(() => p.ws.terminate());
+    p.send(T.SUBMIT_JOB_BG, ["tenantC.job", "", "x"]);
+    await p.next(T.JOB_CREATED);
+    expect(await upgradeStatus(bridge!.url, { token: "cli-token" })).toBe(429);
+    const signed = signToken({ sub: "signed", role: "client", exp: Date.now() / 1000 + 60 }, SECRET);
+    expect(await upgradeStatus(bridge!.url, { token: signed })).toBe(101);
+    await expect(main(["--upstream", g.address], {})).rejects.toThrow(/--policy is required/);
+    writeFileSync(file, JSON.stringify({ tokens: { t: { id: "x", roles: ["admin"] } } }));
+    await expect(main(["--policy", file], {})).rejects.toThrow(/roles must be/);
+  });
 });

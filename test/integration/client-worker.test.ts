@@ -177,6 +177,129 @@ describe("coalescing", () => {
   });
 });
 
+describe("coalescing edge cases", () => {
+  it("a coalesced task that times out locally does not disturb its twin on the same connection", async () => {
+    const fn = fname("coalto");
+    const unique = fname("same");
+    const c = res.client();
+    const short = c.submit(fn, "x", { unique, timeout: 100 });
+    const long = c.submit(fn, "x", { unique });
+    const data: string[] = [];
+    long.on("data", (e) => data.push(text(e.data)));
+    await expect(short.result()).rejects.toBeInstanceOf(TimeoutError);
+    const w = res.worker();
+    w.defineFunction(fn, async (job) => {
+      await job.sendData("d1");
+      await job.sendData("d2");
+      return "r";
+    });
+    await w.start();
+    expect(text(await long.result())).toBe("r");
+    expect(data).toEqual(["d1", "d2"]);
+    // a later job with the same unique on the same connection starts clean
+    const again = c.execute(fn, "y", { unique });
+    expect(text(await again)).toBe("d1d2r");
+  });
+
+  it("a background submit with the same unique joins the job without adding a listener", async () => {
+    const fn = fname("coalbg");
+    const unique = fname("same");
+    const c = res.client();
+    const fg = c.submit(fn, "x", { unique });
+    const h = await fg.created();
+    expect(await c.submitBackground(fn, "x", { unique })).toBe(h);
+    const data: string[] = [];
+    fg.on("data", (e) => data.push(text(e.data)));
+    const w = res.worker();
+    let runs = 0;
+    w.defineFunction(fn, async (job) => {
+      runs++;
+      await job.sendData("once");
+      return "r";
+    });
+    await w.start();
+    expect(text(await fg.result())).toBe("r");
+    expect(data).toEqual(["once"]);
+    expect(runs).toBe(1);
+  });
+});
+
+describe("worker lifecycle", () => {
+  it("stop() lets running jobs finish and takes no new ones", async () => {
+    const fn = fname("graceful");
+    const started = gate();
+    const w = res.worker({ concurrency: 2 });
+    w.defineFunction(fn, async (job) => {
+      if (job.text() === "slow") {
+        started.resolve();
+        await sleep(300);
+      }
+      return `done ${job.text()}`;
+    });
+    await w.start();
+    const c = res.client();
+    const slow = c.submit(fn, "slow");
+    await started.promise;
+    const stopping = w.stop();
+    expect(text(await slow.result())).toBe("done slow");
+    await stopping;
+    const later = c.submit(fn, "later");
+    await later.created();
+    await sleep(200);
+    expect(later.done).toBe(false);
+    const w2 = res.worker();
+    w2.defineFunction(fn, () => "w2");
+    await w2.start();
+    expect(text(await later.result())).toBe("w2");
+  });
+
+  it("removeFunction gives running jobs of it back to gearmand (their signal aborts) and stops taking them", async () => {
+    const fn = fname("remove");
+    const other = fname("keep");
+    const started = gate();
+    let aborted = false;
+    const w = res.worker({ concurrency: 2 });
+    w.defineFunction(fn, async (job) => {
+      started.resolve();
+      await new Promise<void>((r) => job.signal.addEventListener("abort", () => r()));
+      aborted = true;
+      return "dropped";
+    });
+    w.defineFunction(other, () => "kept");
+    await w.start();
+    const c = res.client();
+    const task = c.submit(fn, "x");
+    await started.promise;
+    w.removeFunction(fn);
+    await waitFor(() => aborted, 2000, "abort");
+    expect(text(await c.execute(other, "y"))).toBe("kept");
+    const w2 = res.worker();
+    w2.defineFunction(fn, () => "taken over");
+    await w2.start();
+    expect(text(await task.result())).toBe("taken over");
+  });
+
+  it("a small requestWindow still gets every task through, in order", async () => {
+    const fn = fname("window");
+    const w = res.worker({ concurrency: 4 });
+    w.defineFunction(fn, (job) => job.text());
+    await w.start();
+    const t = tapper();
+    const c = res.client({ requestWindow: 4, tap: t.tap });
+    const tasks = Array.from({ length: 200 }, (_, i) => c.submit(fn, String(i), { priority: i % 2 ? "low" : "high" }));
+    const out = await Promise.all(tasks.map((x) => x.result()));
+    expect(out.map(text)).toEqual(Array.from({ length: 200 }, (_, i) => String(i)));
+    // never more than 4 submits awaiting JOB_CREATED
+    let open = 0;
+    let max = 0;
+    for (const p of t.packets) {
+      if (p.direction === "out" && p.packet.type !== PacketType.OPTION_REQ) max = Math.max(max, ++open);
+      if (p.direction === "in" && p.packet.type === PacketType.JOB_CREATED) open--;
+    }
+    expect(max).toBeLessThanOrEqual(4);
+  });
+});
+
 describe("streaming", () => {
   async function streamingWorker(fn: string): Promise<void> {
     const w = res.worker();
@@ -418,7 +541,7 @@ describe("validation before sending", () => {
 });
 
 describe("submitAt (SUBMIT_JOB_EPOCH)", () => {
-  it("does not hand the job out before its time, and runs it after", async () => {
+  it("does not hand the job out before its time, and runs it after (woken by another job)", async () => {
     const fn = fname("epoch");
     const ran: { what: string; at: number }[] = [];
     const w = res.worker();
@@ -440,6 +563,20 @@ describe("submitAt (SUBMIT_JOB_EPOCH)", () => {
     const scheduled = ran.find((r) => r.what === "scheduled")!;
     expect(scheduled.at).toBeGreaterThanOrEqual(when.getTime());
     expect((await c.getStatus(handle)).known).toBe(false);
+  });
+
+  it("an idle worker picks the due epoch job up by itself (pollInterval), with nothing else submitted", async () => {
+    const fn = fname("epoch2");
+    const ran: number[] = [];
+    const w = res.worker({ pollInterval: 250 });
+    w.defineFunction(fn, () => void ran.push(Date.now()));
+    await w.start();
+    const c = res.client();
+    const when = new Date(Math.ceil((Date.now() + 1200) / 1000) * 1000);
+    await c.submitAt(fn, "scheduled", when);
+    await waitFor(() => ran.length === 1, when.getTime() - Date.now() + 2000, "epoch job");
+    expect(ran[0]!).toBeGreaterThanOrEqual(when.getTime());
+    expect(ran[0]! - when.getTime()).toBeLessThan(1000);
   });
 });
 

@@ -1,7 +1,7 @@
 // Node: worker return codes, retries, terminal packets, timeouts and context against a real gearmand (issue #3).
 import { afterEach, describe, expect, it } from "vitest";
 import { GearmanReturn, type Job, JobFailedError, PacketType, argText } from "../../src/node.ts";
-import { fname, gate, memoryLogger, Resources, sleep, tapper, text } from "./helpers.ts";
+import { fname, gate, memoryLogger, Resources, sleep, tapper, text, waitFor } from "./helpers.ts";
 
 const res = new Resources();
 afterEach(() => res.cleanup());
@@ -127,6 +127,32 @@ describe("ERROR: run again", () => {
     expect(calls).toEqual(["slow", "flaky", "flaky"]);
   });
 
+  it("ERROR hands the job to another, sleeping worker right away (gearmand's NOOP)", async () => {
+    const fn = fname("errhand");
+    const release = gate();
+    const w1 = res.worker();
+    let w1Runs = 0;
+    w1.defineFunction(fn, async () => {
+      w1Runs++;
+      await release.promise;
+      return GearmanReturn.ERROR;
+    });
+    await w1.start();
+    const c = res.client();
+    const task = c.submit(fn, "x", { timeout: 5000 });
+    await waitFor(() => w1Runs === 1, 3000, "first attempt");
+    const wt = tapper();
+    const w2 = res.worker({ tap: wt.tap }); // default pollInterval (10 s): only a NOOP wakes it in time
+    w2.defineFunction(fn, () => "w2");
+    await w2.start();
+    await waitFor(() => wt.packets.some((p) => p.direction === "out" && p.packet.type === PacketType.PRE_SLEEP), 3000, "w2 asleep");
+    const t0 = Date.now();
+    release.resolve();
+    expect(text(await task.result())).toBe("w2");
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(w1Runs).toBe(1);
+  });
+
   it("with --job-retries=3 an always-ERROR job fails after exactly 3 attempts, spaced by back-off", async () => {
     const g = await res.gearmand({ args: ["--job-retries=3"] });
     const fn = fname("errN");
@@ -206,7 +232,8 @@ describe("timeout (CAN_DO_TIMEOUT)", () => {
     const events: string[] = [];
     task.on("*", (e) => events.push(e.type));
     await started.promise;
-    const w2 = res.worker();
+    // gearmand does not wake sleeping workers when it requeues a timed-out job: w2 finds it by polling.
+    const w2 = res.worker({ pollInterval: 300 });
     let w2Runs = 0;
     w2.defineFunction(fn, () => {
       w2Runs++;

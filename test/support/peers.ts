@@ -142,6 +142,18 @@ export function admin(port: number, command: string): Promise<string[]> {
   });
 }
 
+/** Heap plus external (Buffer) bytes still reachable after a full GC: what a component really holds. */
+export async function retainedBytes(): Promise<number> {
+  const { setFlagsFromString } = await import("node:v8");
+  const { runInNewContext } = await import("node:vm");
+  setFlagsFromString("--expose_gc");
+  const gc = runInNewContext("gc") as () => void;
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
 /** Reads a process's resident set size in KiB from /proc. */
 export async function rssKiB(pid: number): Promise<number> {
   const { readFileSync } = await import("node:fs");

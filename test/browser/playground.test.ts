@@ -1,0 +1,229 @@
+// Node + Chromium: drives the playground page itself (playground/server.mjs: page server + bridge at
+// /gearman) against each upstream: a gearmand it starts, and the embedded job server.
+import type { Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from "vitest";
+import { type Playground, startPlayground } from "../../playground/server.mjs";
+import { PRESETS } from "../../playground/presets.ts";
+import { type Chromium, launchChromium, screenshot } from "../support/chromium.ts";
+
+const WAIT = 15_000;
+
+async function open(chrome: Chromium, pg: Playground, size?: { width: number; height: number }): Promise<Page> {
+  const page = await chrome.newPage(size);
+  await page.goto(pg.url);
+  await page.locator("body[data-ready=true]").waitFor({ timeout: WAIT });
+  return page;
+}
+
+/** Picks a preset in the Workers panel and waits until each of its functions is served. */
+async function startPreset(page: Page, id: string): Promise<void> {
+  const preset = PRESETS.find((p) => p.id === id);
+  if (!preset) throw new Error(`no preset ${id}`);
+  // Playwright waits for animation frames, which a background tab does not get.
+  await page.bringToFront();
+  await page.getByLabel("Preset").selectOption(id);
+  await page.getByRole("button", { name: "Start preset" }).click();
+  for (const f of preset.functions) {
+    await page.locator(`#functions tr[data-function="${f.name}"] .badge`, { hasText: "serving" }).waitFor({ timeout: WAIT });
+  }
+}
+
+/** Fills the Client panel and submits. */
+async function submit(page: Page, fn: string, payload: string, opts: { priority?: string; background?: boolean; unique?: string } = {}): Promise<void> {
+  await page.bringToFront();
+  await page.getByLabel("Function", { exact: true }).fill(fn);
+  await page.getByLabel("Payload", { exact: true }).fill(payload);
+  await page.getByLabel("Priority").selectOption(opts.priority ?? "normal");
+  await page.getByLabel("Unique").fill(opts.unique ?? "");
+  await page.getByLabel("Background").setChecked(opts.background ?? false);
+  await page.getByRole("button", { name: "Submit", exact: true }).click();
+}
+
+/** The task card of `fn` whose result line contains `text`, once it is there. */
+async function taskResult(page: Page, fn: string, text: string): Promise<string> {
+  const card = page.locator(`#tasks li.task[data-function="${fn}"]`).filter({ has: page.locator("output.result", { hasText: text }) });
+  await card.first().waitFor({ timeout: WAIT });
+  return await card.first().locator("output.result").innerText();
+}
+
+function wordCount(s: string): number {
+  return s.split(/\s+/).filter(Boolean).length;
+}
+
+for (const upstream of ["gearmand", "embedded"] as const) {
+  describe(`playground on ${upstream}`, () => {
+    let pg: Playground;
+    let chrome: Chromium;
+
+    beforeAll(async () => {
+      pg = await startPlayground({ port: 0, upstream, quiet: true });
+      chrome = await launchChromium();
+    });
+
+    afterAll(async () => {
+      await chrome?.close();
+      await pg?.close();
+    });
+
+    afterEach(async () => {
+      for (const p of chrome.context.pages()) await p.close();
+      // Any console error or uncaught exception in any tab fails the test that caused it.
+      const errors = chrome.errors.splice(0);
+      expect(errors).toEqual([]);
+    });
+
+    test("says which job server it talks to", async () => {
+      expect(pg.upstream.kind).toBe(upstream);
+      const page = await open(chrome, pg);
+      const text = await page.locator("#upstream").innerText();
+      expect(text).toContain(upstream === "gearmand" ? "gearmand" : "embedded job server");
+      expect(text).toContain(pg.upstream.address);
+      expect(await page.locator("#upstream").getAttribute("data-kind")).toBe(upstream);
+    });
+
+    test("a preset worker serves a job submitted from the client panel; inspector and server panel", async () => {
+      const page = await open(chrome, pg);
+      await startPreset(page, "reverse");
+      await submit(page, "reverse", "Hello, Gearman!");
+      expect(await taskResult(page, "reverse", "Result:")).toBe("Result: !namraeG ,olleH");
+
+      // The worker side of the same tab shows the job it ran.
+      await page.locator('#jobs li.job[data-function="reverse"][data-state="complete"]').waitFor({ timeout: WAIT });
+
+      // Packet inspector: the client's JOB_CREATED and the worker's WORK_COMPLETE, decoded, filterable.
+      const log = page.locator("#packet-list");
+      await log.locator('li[data-type="JOB_CREATED"]').first().waitFor({ timeout: WAIT });
+      await log.locator('li[data-type="WORK_COMPLETE"]').first().waitFor({ timeout: WAIT });
+      await page.getByLabel("Filter").fill("WORK_COMPLETE");
+      const visible = log.locator("li:not([hidden])");
+      expect(await visible.count()).toBeGreaterThan(0);
+      for (const type of await visible.evaluateAll((els) => els.map((e) => e.getAttribute("data-type")))) expect(type).toBe("WORK_COMPLETE");
+      const completed = log.locator('li.in.client[data-type="WORK_COMPLETE"]').filter({ hasText: "!namraeG" }).first();
+      await completed.locator("summary").click();
+      const hex = await completed.locator("pre.hex").innerText();
+      expect(hex).toMatch(/^WORK_COMPLETE \(13\)/);
+      expect(hex).toContain("00 52 45 53 00 00 00 0d"); // \0RES, type 13 on the client side
+      await page.getByLabel("Filter").fill("JOB_CREATED");
+      expect(await log.locator('li[data-type="JOB_CREATED"]:not([hidden])').count()).toBeGreaterThan(0);
+      expect(await log.locator('li[data-type="SUBMIT_JOB"]:not([hidden])').count()).toBe(0);
+      await page.getByLabel("Filter").fill("");
+
+      // Server panel: the function with one worker, and this tab among the workers.
+      const row = page.locator('#server-functions tr[data-function="reverse"]');
+      await row.waitFor({ timeout: WAIT });
+      await expect.poll(async () => (await row.locator("td").allInnerTexts()).at(-1), { timeout: WAIT }).toBe("1");
+      await page.locator("#server-workers tr", { hasText: "(this tab)" }).waitFor({ timeout: WAIT });
+      await screenshot(page, `playground-${upstream}-single-tab`);
+    });
+
+    test("map/reduce: word count with progress", async () => {
+      const page = await open(chrome, pg);
+      await startPreset(page, "wordcount");
+      const wc = PRESETS.find((p) => p.id === "wordcount")!;
+      const lines = wc.sample.payload.split("\n").filter((l) => l.trim() !== "").length;
+      await page.getByRole("button", { name: "Submit map/reduce" }).click();
+      const card = page.locator('#tasks li.task[data-function="wc.map"]').first();
+      // Progress is visible while it runs (the reducers take 150 ms each, two at a time).
+      await card.locator("progress:not([hidden])").waitFor({ timeout: WAIT });
+      expect(await taskResult(page, "wc.map", "Result:")).toBe(`Result: ${wordCount(wc.sample.payload)}`);
+      const events = await card.locator("ol.events li").allInnerTexts();
+      expect(events[0]).toMatch(/^created /);
+      expect(events.filter((e) => e.startsWith("status "))).toEqual(Array.from({ length: lines }, (_, i) => `status ${i + 1}/${lines}`));
+      const [value, max] = await card.locator("progress").evaluate((p: HTMLProgressElement) => [p.value, p.max]);
+      expect(value).toBe(lines);
+      expect(max).toBe(lines);
+      expect(await card.locator(".pct").innerText()).toBe("100 %");
+      // Each line was one reducer job in this tab.
+      await expect.poll(() => page.locator('#jobs li.job[data-function="wc.count"][data-state="complete"]').count(), { timeout: WAIT }).toBe(lines);
+      await screenshot(page, `playground-${upstream}-map-reduce`);
+    });
+
+    test("two tabs: one is the worker, the other the client", async () => {
+      const workerTab = await open(chrome, pg);
+      const clientTab = await open(chrome, pg);
+      await startPreset(workerTab, "uppercase");
+      await startPreset(workerTab, "slow");
+      await startPreset(workerTab, "fail");
+      await startPreset(workerTab, "throws");
+
+      await submit(clientTab, "uppercase", "jobs flow between tabs");
+      expect(await taskResult(clientTab, "uppercase", "Result:")).toBe("Result: JOBS FLOW BETWEEN TABS");
+      await workerTab.locator('#jobs li.job[data-function="uppercase"][data-state="complete"]').waitFor({ timeout: WAIT });
+      // The client tab only submitted: it never received a job assignment.
+      expect(await clientTab.locator('#packet-list li[data-type^="JOB_ASSIGN"]').count()).toBe(0);
+      expect(await workerTab.locator('#packet-list li[data-type^="JOB_ASSIGN"]').count()).toBeGreaterThan(0);
+
+      await submit(clientTab, "slow", "4", { priority: "high" });
+      const slow = clientTab.locator('#tasks li.task[data-function="slow"]').first();
+      expect(await taskResult(clientTab, "slow", "Result:")).toBe("Result: done after 4 steps");
+      expect((await slow.locator("ol.events li").allInnerTexts()).filter((e) => e.startsWith("status "))).toEqual(["status 1/4", "status 2/4", "status 3/4", "status 4/4"]);
+      const workerSlow = workerTab.locator('#jobs li.job[data-function="slow"][data-state="complete"]');
+      await workerSlow.waitFor({ timeout: WAIT });
+      expect(await workerSlow.locator("progress").evaluate((p: HTMLProgressElement) => p.value)).toBe(4);
+
+      await submit(clientTab, "fail", "x");
+      expect(await taskResult(clientTab, "fail", "Failed")).toBe("Failed (WORK_FAIL)");
+      await submit(clientTab, "throws", "x");
+      expect(await taskResult(clientTab, "throws", "Exception")).toBe('Exception: cannot handle "x"');
+
+      await submit(clientTab, "uppercase", "later", { background: true, unique: "bg-1" });
+      await clientTab.locator('#tasks li.task[data-function="uppercase"] .badge', { hasText: "queued (background)" }).waitFor({ timeout: WAIT });
+      await workerTab.locator('#jobs li.job[data-function="uppercase"][data-state="complete"]', { hasText: "later" }).waitFor({ timeout: WAIT });
+
+      // The client tab's server panel lists the worker tab.
+      const workerId = await workerTab.locator("#tab-id").innerText();
+      await clientTab.locator("#server-workers tr", { hasText: workerId }).waitFor({ timeout: WAIT });
+      await screenshot(workerTab, `playground-${upstream}-worker-tab`);
+      await screenshot(clientTab, `playground-${upstream}-client-tab`);
+
+      // Stopping the function in the worker tab takes it off the server.
+      await workerTab.getByRole("button", { name: "Stop uppercase" }).click();
+      await expect.poll(async () => (await clientTab.locator('#server-functions tr[data-function="uppercase"] td').allInnerTexts()).at(-1), { timeout: WAIT }).toBe("0");
+    });
+
+    test("keyboard only, labels, and a narrow screen", async () => {
+      const page = await open(chrome, pg, { width: 390, height: 844 });
+      // Every form control has a label.
+      const unlabeled = await page.evaluate(() =>
+        Array.from(document.querySelectorAll("input, select, textarea"))
+          .filter((e) => (e as HTMLInputElement).labels?.length === 0 && !e.getAttribute("aria-label"))
+          .map((e) => e.id));
+      expect(unlabeled).toEqual([]);
+      // Keyboard: focus the preset menu, pick "uppercase" with the arrow keys, Tab to the button, Enter.
+      await page.getByLabel("Preset").focus();
+      await page.keyboard.press("ArrowDown");
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Start preset");
+      await page.keyboard.press("Enter");
+      await page.locator('#functions tr[data-function="uppercase"] .badge', { hasText: "serving" }).waitFor({ timeout: WAIT });
+      await page.getByLabel("Function", { exact: true }).fill("uppercase");
+      await page.getByLabel("Payload", { exact: true }).fill("typed");
+      await page.getByLabel("Payload", { exact: true }).press("Control+Enter");
+      expect(await taskResult(page, "uppercase", "Result:")).toBe("Result: TYPED");
+      // Nothing wider than the screen.
+      const [scrollWidth, clientWidth] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+      expect(scrollWidth).toBeLessThanOrEqual(clientWidth);
+      await screenshot(page, `playground-${upstream}-narrow`);
+    });
+  });
+}
+
+describe("playground on GEARMAN_SERVERS", () => {
+  test("uses the given job server and says so", async () => {
+    const port = inject("gearmandPort");
+    const pg = await startPlayground({ port: 0, upstream: `tcp://127.0.0.1:${port}`, quiet: true });
+    const chrome = await launchChromium();
+    try {
+      expect(pg.upstream).toMatchObject({ kind: "external", address: `127.0.0.1:${port}` });
+      const page = await open(chrome, pg);
+      expect(await page.locator("#upstream").innerText()).toContain(`GEARMAN_SERVERS`);
+      await startPreset(page, "reverse");
+      await submit(page, "reverse", "abc");
+      expect(await taskResult(page, "reverse", "Result:")).toBe("Result: cba");
+      expect(chrome.errors).toEqual([]);
+    } finally {
+      await chrome.close();
+      await pg.close();
+    }
+  });
+});

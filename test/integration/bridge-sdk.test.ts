@@ -1,0 +1,83 @@
+// Node: the SDK's Client and Worker through the bridge (ws://), including a bridge restart (C7).
+import { afterEach, expect, test } from "vitest";
+import { WebSocket } from "ws";
+import { type Bridge, type BridgePolicy, startBridge } from "../../bridge/bridge.ts";
+import { Client, PolicyError, Worker } from "../../src/node.ts";
+import { websocketConnector } from "../../src/transports/websocket.ts";
+import { type Gearmand, startGearmand } from "../support/gearmand.ts";
+import { admin } from "../support/peers.ts";
+
+const POLICY: BridgePolicy = {
+  tokens: {
+    "tok-web": { id: "web", roles: ["client"], submit: ["app.*"] },
+    "tok-svc": { id: "svc", roles: ["worker"], register: ["app.*"] },
+  },
+};
+const quiet = { warn: () => {}, error: () => {} };
+const via = (token: string) => (server: string) => websocketConnector(server, { WebSocket, token });
+
+let cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+
+async function setup(): Promise<{ g: Gearmand; b: Bridge }> {
+  const g = await startGearmand({ args: ["--threads=0"] });
+  cleanups.push(() => g.stop());
+  const b = await startBridge({ upstream: g.address, policy: POLICY, logger: () => {} });
+  cleanups.push(() => b.close());
+  return { g, b };
+}
+
+test("Client and Worker over ws:// through the bridge; the worker's clientId gives way to the principal", async () => {
+  const { g, b } = await setup();
+  const worker = new Worker({ servers: [b.url], connector: via("tok-svc"), clientId: "spoofed", logger: quiet });
+  worker.defineFunction("app.reverse", async (job) => [...job.text()].reverse().join(""));
+  await worker.start();
+  cleanups.push(() => worker.stop({ graceful: false }));
+  const client = new Client({ servers: [b.url], connector: via("tok-web"), logger: quiet });
+  cleanups.push(() => client.close());
+  expect(new TextDecoder().decode(await client.execute("app.reverse", "bridge"))).toBe("egdirb");
+  const many = await Promise.all(Array.from({ length: 200 }, (_, i) => client.execute("app.reverse", `n${i}`, { unique: `k${i}` })));
+  expect(many.map((r) => new TextDecoder().decode(r))).toEqual(Array.from({ length: 200 }, (_, i) => [...`n${i}`].reverse().join("")));
+  const task = client.submit("app.reverse", "status me", { unique: "mine" });
+  await task.created();
+  const rows = await admin(g.port, "workers");
+  expect(rows.some((r) => / svc : app\.reverse$/.test(r))).toBe(true);
+  expect(rows.join("\n")).not.toContain("spoofed");
+  await task.result();
+});
+
+test("a denied submit surfaces as PolicyError (1008 with the bridge's reason)", async () => {
+  const { b } = await setup();
+  const client = new Client({ servers: [b.url], connector: via("tok-web"), logger: quiet, reconnectDelay: 60_000 });
+  cleanups.push(() => client.close());
+  const err = await client.execute("other.fn", "x", { timeout: 5000 }).catch((e: unknown) => e);
+  // The core may hand the PolicyError through or wrap it in a ConnectionError (as `cause`).
+  const policy = err instanceof PolicyError ? err : (err as Error).cause;
+  expect(policy).toBeInstanceOf(PolicyError);
+  expect((policy as PolicyError).closeCode).toBe(1008);
+  expect((policy as PolicyError).reason).toMatch(/submit of function other.fn not allowed/);
+});
+
+test("C7: after a bridge restart on the same port, Client and Worker reconnect and jobs run again", async () => {
+  const { g, b } = await setup();
+  const worker = new Worker({ servers: [b.url], connector: via("tok-svc"), logger: quiet, reconnectDelay: 50, maxReconnectDelay: 200 });
+  worker.defineFunction("app.echo", async (job) => job.workload);
+  await worker.start();
+  cleanups.push(() => worker.stop({ graceful: false }));
+  const client = new Client({ servers: [b.url], connector: via("tok-web"), logger: quiet, reconnectDelay: 50, maxReconnectDelay: 200 });
+  cleanups.push(() => client.close());
+  expect(new TextDecoder().decode(await client.execute("app.echo", "before"))).toBe("before");
+  const port = b.port;
+  await b.close();
+  const b2 = await startBridge({ upstream: g.address, policy: POLICY, port, logger: () => {} });
+  cleanups.push(() => b2.close());
+  const deadline = Date.now() + 10_000;
+  let result = "";
+  while (Date.now() < deadline && result !== "after") {
+    result = await client.execute("app.echo", "after", { timeout: 2000 }).then((r) => new TextDecoder().decode(r), () => "");
+  }
+  expect(result).toBe("after");
+});
