@@ -77,6 +77,7 @@ export class PacketLog {
   #seq = 0;
   #paused = false;
   #held: Entry[] = [];
+  #shown = 0;
 
   constructor(elements: PacketLogElements) {
     this.#el = elements;
@@ -120,6 +121,7 @@ export class PacketLog {
   clear(): void {
     this.#entries = [];
     this.#held = [];
+    this.#shown = 0;
     this.#el.list.replaceChildren();
     this.#updateCount();
   }
@@ -131,9 +133,14 @@ export class PacketLog {
 
   #append(entry: Entry): void {
     this.#entries.push(entry);
-    if (this.#entries.length > MAX_ENTRIES) this.#entries.shift()?.element?.remove();
+    if (this.#entries.length > MAX_ENTRIES) {
+      const old = this.#entries.shift()?.element;
+      if (old && !old.hidden) this.#shown--;
+      old?.remove();
+    }
     const li = this.#render(entry);
     li.hidden = !this.#matches(entry);
+    if (!li.hidden) this.#shown++;
     const list = this.#el.list;
     // Stay at the bottom when the user is there; otherwise leave the scroll position alone.
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
@@ -203,7 +210,12 @@ export class PacketLog {
   }
 
   #refilter(): void {
-    for (const e of this.#entries) if (e.element) e.element.hidden = !this.#matches(e);
+    this.#shown = 0;
+    for (const e of this.#entries) {
+      if (!e.element) continue;
+      e.element.hidden = !this.#matches(e);
+      if (!e.element.hidden) this.#shown++;
+    }
     this.#updateCount();
   }
 
@@ -220,7 +232,7 @@ export class PacketLog {
   }
 
   #updateCount(): void {
-    const shown = this.#entries.filter((e) => e.element && !e.element.hidden).length;
+    const shown = this.#shown;
     const held = this.#held.length ? `, ${this.#held.length} held while paused` : "";
     this.#el.count.textContent = `${shown} of ${this.#entries.length} packets shown${held}`;
   }

@@ -6,7 +6,7 @@
 import { BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
 import { BaseClient } from "./core/client.ts";
 import type { ClientOptions, WorkerOptions } from "./core/options.ts";
-import type { Connector } from "./core/transport.ts";
+import type { Connector, ConnectorOptions } from "./core/transport.ts";
 import { BaseWorker } from "./core/worker.ts";
 import { websocketConnector } from "./transports/websocket.ts";
 
@@ -23,8 +23,8 @@ export function tcpConnector(server: string, _options?: TcpOptions): Connector {
   throw new TypeError(`browsers cannot open TCP connections (${server}): run gearman-bridge next to gearmand and use its ws:// or wss:// URL`);
 }
 
-function browserConnector(server: string): Connector {
-  return /^wss?:\/\//.test(server) ? websocketConnector(server) : tcpConnector(server);
+function browserConnector(server: string, options: ConnectorOptions = {}): Connector {
+  return /^wss?:\/\//.test(server) ? websocketConnector(server, { token: options.token }) : tcpConnector(server);
 }
 
 /** A Gearman client; see {@link BaseClient}. Servers are bridge URLs (`ws://…`, `wss://…`). */

@@ -6,7 +6,7 @@
 import { BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
 import { BaseClient } from "./core/client.ts";
 import type { ClientOptions, WorkerOptions } from "./core/options.ts";
-import type { Connector } from "./core/transport.ts";
+import type { Connector, ConnectorOptions } from "./core/transport.ts";
 import { BaseWorker } from "./core/worker.ts";
 import { denoTcpConnector } from "./transports/tcp-deno.ts";
 import { websocketConnector } from "./transports/websocket.ts";
@@ -19,8 +19,8 @@ export interface TcpOptions {
   connectTimeout?: number;
 }
 
-function denoConnector(server: string): Connector {
-  return /^wss?:\/\//.test(server) ? websocketConnector(server) : denoTcpConnector(server);
+function denoConnector(server: string, options: ConnectorOptions = {}): Connector {
+  return /^wss?:\/\//.test(server) ? websocketConnector(server, { token: options.token }) : denoTcpConnector(server);
 }
 
 /** A Gearman client; see {@link BaseClient}. */

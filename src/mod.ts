@@ -7,7 +7,7 @@
  */
 export * from "./errors.ts";
 export * from "./protocol/mod.ts";
-export type { Connector, ConnectorFactory, Transport, TransportSink } from "./core/transport.ts";
+export type { Connector, ConnectorFactory, ConnectorOptions, Transport, TransportSink } from "./core/transport.ts";
 export { BaseClient, type JobStatus, type SubmitOptions, type UniqueJobStatus } from "./core/client.ts";
 export { BaseWorker, type StopOptions } from "./core/worker.ts";
 export { BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";

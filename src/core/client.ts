@@ -4,7 +4,7 @@
  * and echo, spread over several servers with reconnect and back-off.
  * @module
  */
-import { AbortError, ClosedError, ConnectionError, type GearmanError, TimeoutError } from "../errors.ts";
+import { AbortError, ClosedError, ConnectionError, type GearmanError, PolicyError, TimeoutError } from "../errors.ts";
 import { type Payload, toBytes } from "../protocol/bytes.ts";
 import { argText, type Packet } from "../protocol/packet.ts";
 import { PacketType } from "../protocol/packet-types.ts";
@@ -313,7 +313,7 @@ export class BaseClient {
     for (const [h, s] of this.#handleServer) if (s === slot) this.#handleServer.delete(h);
     const err = this.#closed || !error
       ? new ClosedError()
-      : error instanceof ConnectionError ? error : new ConnectionError(`lost ${slot.server}: ${error.message}`, { cause: error, server: slot.server });
+      : error instanceof ConnectionError || error instanceof PolicyError ? error : new ConnectionError(`lost ${slot.server}: ${error.message}`, { cause: error, server: slot.server });
     for (const task of orphans) this.#retryOrFail(task, err, 0);
   }
 

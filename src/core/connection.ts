@@ -4,7 +4,7 @@
  * event loop on the way out, close fan-out. Client and worker state machines sit on top.
  * @module
  */
-import { ConnectionError, type GearmanError, ProtocolError } from "../errors.ts";
+import { ConnectionError, type GearmanError, PolicyError, ProtocolError } from "../errors.ts";
 import type { Magic } from "../protocol/constants.ts";
 import { PacketDecoder } from "../protocol/decoder.ts";
 import { type Packet, type PacketArg, PacketWriter } from "../protocol/packet.ts";
@@ -131,7 +131,7 @@ export class PacketConnection {
     if (this.#closed) return;
     let err: GearmanError | undefined;
     if (error) {
-      err = error instanceof ConnectionError || error instanceof ProtocolError
+      err = error instanceof ConnectionError || error instanceof ProtocolError || error instanceof PolicyError
         ? error
         : new ConnectionError(`connection to ${this.remote} lost: ${error.message}`, { cause: error, server: this.remote });
     } else if (!this.#closing) {

@@ -38,6 +38,8 @@ export interface CommonOptions {
   maxReconnectDelay?: number;
   /** Reproduce what libgearman peers expect where the defaults differ (see README). @default false */
   libgearmanCompatible?: boolean;
+  /** Bearer token for `ws://` / `wss://` servers behind a gearman-bridge. */
+  token?: string;
   /** Sees every packet sent and received (the playground's packet inspector). */
   tap?: (direction: "out" | "in", packet: Packet, server: string) => void;
 }
@@ -108,13 +110,13 @@ function common(o: CommonOptions, fallback: ConnectorFactory | undefined): Omit<
   if (!o || !Array.isArray(o.servers) || o.servers.length === 0) {
     throw new InvalidArgumentError('servers must list at least one server, e.g. { servers: ["127.0.0.1:4730"] }');
   }
-  const connector = o.connector ?? fallback;
-  if (!connector) {
+  const factory = o.connector ?? fallback;
+  if (!factory) {
     throw new InvalidArgumentError("no connector: pass options.connector, or import Client/Worker from a runtime entry (gearman-sdk) rather than gearman-sdk/core");
   }
   return {
     servers: Object.freeze([...o.servers]),
-    connector,
+    connector: o.token === undefined ? factory : (server: string) => factory(server, { token: o.token }),
     logger: o.logger ?? consoleLogger,
     maxPacketSize: o.maxPacketSize,
     reconnectDelay: positiveInt("reconnectDelay", o.reconnectDelay, DEFAULT_RECONNECT_BASE),

@@ -46,4 +46,10 @@ export type Connector = (signal?: AbortSignal) => Promise<Transport>;
  * Maps a server address (`host:port`, `tcp://host:port`, `ws://…`) to a connector. Each runtime
  * entry provides one; tests and custom runtimes may pass their own.
  */
-export type ConnectorFactory = (server: string) => Connector;
+export type ConnectorFactory = (server: string, options?: ConnectorOptions) => Connector;
+
+/** Per-client settings a connector factory may use. */
+export interface ConnectorOptions {
+  /** Bearer token for `ws://` / `wss://` bridges (sent in `Sec-WebSocket-Protocol`, never in the URL). */
+  token?: string;
+}

@@ -3,22 +3,20 @@
  * The Node entry's connector factory.
  * @module
  */
-import type { Connector } from "../core/transport.ts";
+import type { Connector, ConnectorOptions } from "../core/transport.ts";
 import { tcpConnector } from "./tcp-node.ts";
 
 /** Maps a server address to a connector on Node. */
-export function nodeConnector(server: string): Connector {
-  if (/^wss?:\/\//.test(server)) {
-    return async (signal?: AbortSignal) => {
-      const [{ websocketConnector }, { WebSocket }] = await Promise.all([import("./websocket.ts"), import("ws")]);
-      // Node 20 has no global WebSocket; permessage-deflate costs 90 % of throughput (bridge.md).
-      const ctor = class extends WebSocket {
-        constructor(url: string | URL, protocols?: string | string[]) {
-          super(url, protocols, { perMessageDeflate: false });
-        }
-      };
-      return await websocketConnector(server, { WebSocket: ctor as unknown as typeof globalThis.WebSocket })(signal);
-    };
-  }
-  return tcpConnector(server);
+export function nodeConnector(server: string, options: ConnectorOptions = {}): Connector {
+  if (!/^wss?:\/\//.test(server)) return tcpConnector(server);
+  return async (signal?: AbortSignal) => {
+    const [{ websocketConnector }, { WebSocket }] = await Promise.all([import("./websocket.ts"), import("ws")]);
+    // Node 20 has no global WebSocket; permessage-deflate costs 90 % of throughput (bridge.md).
+    class NoDeflateWebSocket extends WebSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols, { perMessageDeflate: false });
+      }
+    }
+    return await websocketConnector(server, { WebSocket: NoDeflateWebSocket, token: options.token })(signal);
+  };
 }
