@@ -1,11 +1,19 @@
 // Browser (playground): UI wiring only. Gearman is src/browser.ts; packet decoding is packet-log.ts;
 // the worker functions are presets.ts. No protocol logic here.
 import {
-  Client, type FunctionOptions, JobExceptionError, JobFailedError, type Packet, PacketType, type Priority, type Task,
-  type TaskEvent, Worker,
+  Client,
+  type FunctionOptions,
+  JobExceptionError,
+  JobFailedError,
+  type Packet,
+  PacketType,
+  type Priority,
+  type Task,
+  type TaskEvent,
+  Worker,
 } from "../src/browser.ts";
 import { fieldText, PacketLog } from "./packet-log.ts";
-import { compile, type Definition, isPartition, PRESETS, type Preset, type PresetOptions, TEMPLATE } from "./presets.ts";
+import { compile, type Definition, isPartition, type Preset, type PresetOptions, PRESETS, TEMPLATE } from "./presets.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Small DOM helpers
@@ -16,7 +24,11 @@ function $<T extends HTMLElement>(id: string): T {
   return el as T;
 }
 
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> & { class?: string } = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> & { class?: string } = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   const { class: cls, ...rest } = props;
   if (cls) el.className = cls;
@@ -29,6 +41,11 @@ const decoder = new TextDecoder();
 const text = (bytes: Uint8Array): string => decoder.decode(bytes);
 const preview = (s: string, n = 80): string => (s.length > n ? `${s.slice(0, n)}…` : s);
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Tells screen readers about an outcome (a polite, visually hidden live region). */
+function announce(line: string): void {
+  $("announcer").textContent = line;
+}
 
 /** Ctrl/Cmd+Enter in a textarea submits its form. */
 function submitOnCtrlEnter(area: HTMLTextAreaElement): void {
@@ -58,8 +75,14 @@ const tabId = newTabId();
 let bridgeUrl = "";
 
 const packetLog = new PacketLog({
-  list: $("packet-list"), filter: $("packet-filter"), showOut: $("packet-out"), showIn: $("packet-in"),
-  hideIdle: $("packet-idle"), pause: $("packet-pause"), clear: $("packet-clear"), count: $("packet-count"),
+  list: $("packet-list"),
+  filter: $("packet-filter"),
+  showOut: $("packet-out"),
+  showIn: $("packet-in"),
+  hideIdle: $("packet-idle"),
+  pause: $("packet-pause"),
+  clear: $("packet-clear"),
+  count: $("packet-count"),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -134,7 +157,9 @@ async function stopWorker(): Promise<void> {
   }
   setWorkerState("stopping…", "busy");
   await w.stop({ graceful: true, timeout: 5000 });
-  for (const v of jobViews.values()) if (!v.done) finishJob(v, "abandoned", "the worker stopped; the server gives the job to another worker");
+  for (const v of jobViews.values()) {
+    if (!v.done) finishJob(v, "abandoned", "the worker stopped; the server gives the job to another worker");
+  }
   setWorkerState("stopped");
 }
 
@@ -170,6 +195,12 @@ async function startFunction(name: string, code: string, options: PresetOptions)
 
 function stopFunction(f: FunctionState): void {
   worker?.removeFunction(f.name);
+  // removeFunction takes back the function's running jobs: the server hands them to another worker.
+  for (const v of jobViews.values()) {
+    if (!v.done && v.functionName === f.name) {
+      finishJob(v, "abandoned", "the function was stopped; the server gives the job to another worker");
+    }
+  }
   f.serving = false;
   renderFunction(f);
   if (![...functions.values()].some((x) => x.serving)) void stopWorker();
@@ -179,7 +210,9 @@ function removeFunction(f: FunctionState): void {
   if (f.serving) stopFunction(f);
   functions.delete(f.name);
   f.row.remove();
-  if (functions.size === 0) $("functions").append(h("tr", { class: "empty" }, h("td", { colSpan: 4 }, "No functions yet: start a preset.")));
+  if (functions.size === 0) {
+    $("functions").append(h("tr", { class: "empty" }, h("td", { colSpan: 4 }, "No functions yet: start a preset.")));
+  }
 }
 
 function renderFunction(f: FunctionState): void {
@@ -274,10 +307,22 @@ function addJob(handle: string, functionName: string, workload: Uint8Array, redu
   const progress = h("progress", { max: 1, value: 0, hidden: true });
   progress.setAttribute("aria-label", `Progress of job ${handle}`);
   const detail = h("div", { class: "detail muted" });
-  const item = h("li", { class: "job" },
-    h("div", { class: "job-head" }, h("strong", { textContent: functionName }), " ", h("code", { class: "handle", textContent: handle }), " ", state),
+  const item = h(
+    "li",
+    { class: "job" },
+    h(
+      "div",
+      { class: "job-head" },
+      h("strong", { textContent: functionName }),
+      " ",
+      h("code", { class: "handle", textContent: handle }),
+      " ",
+      state,
+    ),
     h("div", { class: "payload", textContent: `${reducer ? `map → ${reducer}: ` : ""}${fieldText(workload)}` }),
-    progress, detail);
+    progress,
+    detail,
+  );
   item.dataset.function = functionName;
   const view: JobView = { handle, functionName, item, state, progress, detail, warnings: [], done: false };
   jobViews.set(handle, view);
@@ -330,18 +375,31 @@ interface TaskCard {
 function taskCard(title: string, meta: string, payload: string): TaskCard {
   const state = h("span", { class: "badge", textContent: "submitting" });
   state.dataset.kind = "busy";
-  state.setAttribute("role", "status");
   const handle = h("code", { class: "handle" });
   const progress = h("progress", { max: 1, value: 0, hidden: true });
   progress.setAttribute("aria-label", `Progress of ${title}`);
   const pct = h("span", { class: "pct muted small" });
   const events = h("ol", { class: "events" });
   const out = h("output", { class: "result" });
-  const item = h("li", { class: "task" },
-    h("div", { class: "task-head" }, h("strong", { textContent: title }), " ", h("span", { class: "muted small", textContent: meta }), " ", handle, " ", state),
+  const item = h(
+    "li",
+    { class: "task" },
+    h(
+      "div",
+      { class: "task-head" },
+      h("strong", { textContent: title }),
+      " ",
+      h("span", { class: "muted small", textContent: meta }),
+      " ",
+      handle,
+      " ",
+      state,
+    ),
     h("div", { class: "payload", textContent: preview(payload.replace(/\n/g, "⏎ ")) }),
     h("div", { class: "progress-row" }, progress, pct),
-    events, out);
+    events,
+    out,
+  );
   item.dataset.function = title;
   item.dataset.state = "running";
   const list = $("tasks");
@@ -364,6 +422,8 @@ function taskCard(title: string, meta: string, payload: string): TaskCard {
       out.textContent = line;
       out.dataset.kind = kind;
       item.dataset.state = kind === "ok" ? "complete" : "error";
+      // One announcement per outcome, rather than a live region per task that speaks every status.
+      announce(`${title}: ${line}`);
     },
     handle(hd) {
       handle.textContent = hd;
@@ -373,13 +433,20 @@ function taskCard(title: string, meta: string, payload: string): TaskCard {
 
 function describeEvent(ev: TaskEvent): string {
   switch (ev.type) {
-    case "created": return `created ${ev.handle}`;
-    case "data": return `data ${fieldText(ev.data)}`;
-    case "warning": return `warning ${fieldText(ev.data)}`;
-    case "status": return `status ${ev.numerator}/${ev.denominator}`;
-    case "complete": return `complete ${fieldText(ev.data)}`;
-    case "fail": return "fail";
-    case "exception": return `exception ${fieldText(ev.data)}`;
+    case "created":
+      return `created ${ev.handle}`;
+    case "data":
+      return `data ${fieldText(ev.data)}`;
+    case "warning":
+      return `warning ${fieldText(ev.data)}`;
+    case "status":
+      return `status ${ev.numerator}/${ev.denominator}`;
+    case "complete":
+      return `complete ${fieldText(ev.data)}`;
+    case "fail":
+      return "fail";
+    case "exception":
+      return `exception ${fieldText(ev.data)}`;
   }
 }
 
@@ -438,7 +505,13 @@ function submitForm(ev: SubmitEvent): void {
         check.setAttribute("aria-label", `Get the status of ${handle}`);
         check.addEventListener("click", () => {
           getClient().getStatus(handle).then(
-            (s) => card.result(s.known ? `Status: ${s.running ? "running" : "queued"}${s.denominator ? `, ${s.numerator}/${s.denominator}` : ""}` : "Status: finished (the server no longer knows it)", "ok"),
+            (s) =>
+              card.result(
+                s.known
+                  ? `Status: ${s.running ? "running" : "queued"}${s.denominator ? `, ${s.numerator}/${s.denominator}` : ""}`
+                  : "Status: finished (the server no longer knows it)",
+                "ok",
+              ),
             (err: unknown) => card.result(`Status: ${message(err)}`, "error"),
           );
         });
@@ -510,28 +583,43 @@ async function pollStatus(): Promise<void> {
   $("status-error").textContent = "";
   $("status-time").textContent = `Updated ${new Date(status.time).toLocaleTimeString(undefined, { hour12: false })}.`;
   const fBody = $("server-functions");
-  fBody.replaceChildren(...(status.functions.length === 0
-    ? [h("tr", { class: "empty" }, h("td", { colSpan: 4 }, "No functions registered."))]
-    : status.functions.map((f) => {
-      const row = h("tr", {},
-        h("th", { scope: "row" }, h("code", { textContent: f.name })),
-        h("td", { class: "num", textContent: String(f.queued) }),
-        h("td", { class: "num", textContent: String(f.running) }),
-        h("td", { class: "num", textContent: String(f.workers) }));
-      row.dataset.function = f.name;
-      return row;
-    })));
+  fBody.replaceChildren(
+    ...(status.functions.length === 0
+      ? [h("tr", { class: "empty" }, h("td", { colSpan: 4 }, "No functions registered."))]
+      : status.functions.map((f) => {
+        const row = h(
+          "tr",
+          {},
+          h("th", { scope: "row" }, h("code", { textContent: f.name })),
+          h("td", { class: "num", textContent: String(f.queued) }),
+          h("td", { class: "num", textContent: String(f.running) }),
+          h("td", { class: "num", textContent: String(f.workers) }),
+        );
+        row.dataset.function = f.name;
+        return row;
+      })),
+  );
   const wBody = $("server-workers");
-  wBody.replaceChildren(...(status.workers.length === 0
-    ? [h("tr", { class: "empty" }, h("td", { colSpan: 3 }, "No workers connected."))]
-    : status.workers.map((w) => {
-      const mine = w.clientId === `tab-${tabId}`;
-      const row = h("tr", {},
-        h("th", { scope: "row" }, h("code", { textContent: w.clientId }), mine ? h("span", { class: "muted small", textContent: " (this tab)" }) : ""),
-        h("td", { textContent: w.ip }),
-        h("td", { textContent: w.functions.join(", ") }));
-      return row;
-    })));
+  wBody.replaceChildren(
+    ...(status.workers.length === 0
+      ? [h("tr", { class: "empty" }, h("td", { colSpan: 3 }, "No workers connected."))]
+      : status.workers.map((w) => {
+        const mine = w.clientId === `tab-${tabId}`;
+        const row = h(
+          "tr",
+          {},
+          h(
+            "th",
+            { scope: "row" },
+            h("code", { textContent: w.clientId }),
+            mine ? h("span", { class: "muted small", textContent: " (this tab)" }) : "",
+          ),
+          h("td", { textContent: w.ip }),
+          h("td", { textContent: w.functions.join(", ") }),
+        );
+        return row;
+      })),
+  );
   $("connection-count").textContent = `(${status.connections} connection${status.connections === 1 ? "" : "s"} in all)`;
   serverFunctions = status.functions.map((f) => f.name);
   updateFunctionNames();
@@ -602,7 +690,11 @@ function wire(): void {
     const maxInFlight = Number(($("fn-inflight") as HTMLInputElement).value) || undefined;
     const exceptions = ($("fn-exceptions") as HTMLInputElement).checked;
     showDefineError("");
-    const options: PresetOptions = { ...(timeout ? { timeout } : {}), ...(maxInFlight ? { maxInFlight } : {}), ...(exceptions ? { exceptions } : {}) };
+    const options: PresetOptions = {
+      ...(timeout ? { timeout } : {}),
+      ...(maxInFlight ? { maxInFlight } : {}),
+      ...(exceptions ? { exceptions } : {}),
+    };
     startFunction(name, code, options).catch((err: unknown) => showDefineError(message(err)));
   });
   $("stop-worker").addEventListener("click", () => void stopWorker());
@@ -645,4 +737,14 @@ async function main(): Promise<void> {
 void main();
 
 // For the console: the tab's objects.
-Object.assign(globalThis, { playground: { get worker() { return worker; }, get client() { return client; }, packetLog } });
+Object.assign(globalThis, {
+  playground: {
+    get worker() {
+      return worker;
+    },
+    get client() {
+      return client;
+    },
+    packetLog,
+  },
+});

@@ -1,6 +1,6 @@
 // Browser (playground): the packet inspector. Every packet the tab's client and worker send or
 // receive, decoded (type name, named fields, hex), filterable. Fed by the `tap` option.
-import { encodePacket, PACKET_ARGS, type Packet, type PacketTypeNumber, packetTypeName } from "../src/browser.ts";
+import { encodePacket, type Packet, PACKET_ARGS, packetTypeName, type PacketTypeNumber } from "../src/browser.ts";
 
 /** Which of the tab's connections a packet went over. */
 export type PacketSource = "client" | "worker";
@@ -40,11 +40,19 @@ const FIELD_PREVIEW = 48;
 const IDLE = new Set(["PRE_SLEEP", "NOOP", "GRAB_JOB", "GRAB_JOB_UNIQ", "GRAB_JOB_ALL", "NO_JOB"]);
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
+/** False for control characters other than tab, newline and CR, and for U+FFFD (invalid UTF-8). */
+function printable(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f || c === 0xfffd) return false;
+  }
+  return true;
+}
+
 /** Shows a field as text when it is printable UTF-8, else as a short hex string. */
 export function fieldText(bytes: Uint8Array): string {
   const s = decoder.decode(bytes.subarray(0, FIELD_PREVIEW * 4));
-  // Control characters other than tab/newline, or U+FFFD from invalid UTF-8: show hex.
-  if (/[\u0000-\u0008\u000e-\u001f\u007f\ufffd]/.test(s)) {
+  if (!printable(s)) {
     const hex = [...bytes.subarray(0, FIELD_PREVIEW / 2)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
     return `0x[${hex}${bytes.length > FIELD_PREVIEW / 2 ? " …" : ""}]`;
   }
@@ -105,8 +113,17 @@ export class PacketLog {
     const fields = args.map((a, i) => `${names[i] ?? `arg${i}`}=${fieldText(a)}`).join(" ");
     const size = 12 + args.reduce((n, a) => n + a.length, 0) + Math.max(0, args.length - 1);
     const entry: Entry = {
-      seq: ++this.#seq, time: new Date(), source, direction, server, type: packet.type, name, args, size,
-      haystack: `${name} ${source} ${direction === "out" ? "sent" : "received"} ${fields}`.toLowerCase(), element: undefined,
+      seq: ++this.#seq,
+      time: new Date(),
+      source,
+      direction,
+      server,
+      type: packet.type,
+      name,
+      args,
+      size,
+      haystack: `${name} ${source} ${direction === "out" ? "sent" : "received"} ${fields}`.toLowerCase(),
+      element: undefined,
     };
     if (this.#paused) {
       this.#held.push(entry);
@@ -158,11 +175,14 @@ export class PacketLog {
     const arrow = entry.direction === "out" ? "→" : "←";
     const time = document.createElement("time");
     time.dateTime = entry.time.toISOString();
-    time.textContent = entry.time.toLocaleTimeString(undefined, { hour12: false }) + `.${String(entry.time.getMilliseconds()).padStart(3, "0")}`;
+    time.textContent = entry.time.toLocaleTimeString(undefined, { hour12: false }) +
+      `.${String(entry.time.getMilliseconds()).padStart(3, "0")}`;
     const dir = document.createElement("span");
     dir.className = "dir";
     dir.textContent = `${arrow} ${entry.source}`;
-    dir.title = entry.direction === "out" ? `sent by the ${entry.source} to ${entry.server}` : `received by the ${entry.source} from ${entry.server}`;
+    dir.title = entry.direction === "out"
+      ? `sent by the ${entry.source} to ${entry.server}`
+      : `received by the ${entry.source} from ${entry.server}`;
     const type = document.createElement("strong");
     type.className = "ptype";
     type.textContent = entry.name;
@@ -193,7 +213,9 @@ export class PacketLog {
       } catch {
         bytes = new Uint8Array(0);
       }
-      pre.textContent = `${entry.name} (${entry.type}), ${bytes.length} bytes, ${entry.direction === "out" ? "to" : "from"} ${entry.server}\n${hexDump(bytes)}`;
+      pre.textContent = `${entry.name} (${entry.type}), ${bytes.length} bytes, ${
+        entry.direction === "out" ? "to" : "from"
+      } ${entry.server}\n${hexDump(bytes)}`;
       details.append(pre);
     });
     li.append(details);

@@ -45,7 +45,7 @@ export const PRESETS: readonly Preset[] = [
     id: "reverse",
     label: "reverse: reverses the text",
     description: "Returns the payload reversed.",
-    functions: [{ name: "reverse", options: {}, code: "(job) => [...job.text()].reverse().join(\"\")" }],
+    functions: [{ name: "reverse", options: {}, code: '(job) => [...job.text()].reverse().join("")' }],
     sample: { functionName: "reverse", payload: "Hello, Gearman!" },
   },
   {
@@ -165,8 +165,11 @@ export type Definition = JobHandler | PartitionFunction;
 export function compile(code: string): Definition {
   if (code.trim() === "") throw new TypeError("the code is empty: write (job) => result");
   // The code is the user's own, run in their own tab: the point of the editor.
-  const factory = new Function("GearmanReturn", "sleep", "text", `"use strict";\nreturn (\n${code}\n);`) as
-    (r: typeof GearmanReturn, s: typeof sleep, t: typeof text) => unknown;
+  const factory = new Function("GearmanReturn", "sleep", "text", `"use strict";\nreturn (\n${code}\n);`) as (
+    r: typeof GearmanReturn,
+    s: typeof sleep,
+    t: typeof text,
+  ) => unknown;
   const value = factory(GearmanReturn, sleep, text);
   if (typeof value === "function") return value as JobHandler;
   if (value !== null && typeof value === "object" && typeof (value as PartitionFunction).partition === "function") {

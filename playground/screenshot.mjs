@@ -18,8 +18,15 @@ const profile = mkdtempSync(join(tmpdir(), "playground-shot-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: "/usr/bin/chromium",
   headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
   viewport: { width: 1280, height: 800 },
   colorScheme: "light",
 });
@@ -45,10 +52,9 @@ try {
   await page.getByRole("button", { name: "Submit map/reduce" }).click();
   await page.locator('#tasks li.task[data-function="wc.map"] output.result', { hasText: "Result" }).waitFor();
   await submit("slow", "10");
-  // Mid-way through the slow job, so its progress bars are half full.
-  await page.locator('#tasks li.task[data-function="slow"] .badge', { hasText: "running 5/10" }).waitFor();
   await page.getByLabel("Hide idle loop").check();
-  await page.waitForTimeout(1100); // one more status poll
+  // Mid-way through the slow job, so its progress bars are half full.
+  await page.waitForFunction(() => (document.querySelector('#tasks li.task[data-function="slow"] progress')?.value ?? 0) >= 5);
   await page.screenshot({ path: out });
   if (errors.length) throw new Error(`console errors: ${errors.join("; ")}`);
   process.stdout.write(`wrote ${out} (${pg.upstream.kind})\n`);

@@ -49,9 +49,9 @@ try {
 const { upstream } = playground;
 process.stdout.write(
   `Gearman playground: ${playground.url}\n` +
-  `  job server: ${upstream.detail}, ${upstream.address} (version ${upstream.version})\n` +
-  `  bridge:     ${playground.url.replace(/^http/, "ws")}gearman\n` +
-  "Open the page in two tabs: start workers in one, submit jobs from the other. Ctrl-C stops.\n",
+    `  job server: ${upstream.address}, ${upstream.detail}, version ${upstream.version}\n` +
+    `  bridge:     ${playground.url.replace(/^http/, "ws")}gearman\n` +
+    "Open the page in two tabs: start workers in one, submit jobs from the other. Ctrl-C stops.\n",
 );
 
 let stopping = false;

@@ -122,7 +122,10 @@ async function startGearmand(bin) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "playground-gearmand-"));
   const child = spawn(bin, [
-    "--listen=127.0.0.1", `--port=${port}`, "--log-file=stderr", "--verbose=ERROR",
+    "--listen=127.0.0.1",
+    `--port=${port}`,
+    "--log-file=stderr",
+    "--verbose=ERROR",
     `--pid-file=${join(dir, "gearmand.pid")}`,
   ], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
@@ -130,7 +133,7 @@ async function startGearmand(bin) {
     log = (log + d.toString()).slice(-8000);
   });
   let exited = false;
-  const exit = new Promise((resolve) => child.once("exit", () => resolve((exited = true))));
+  const exit = new Promise((resolve) => child.once("exit", () => resolve(exited = true)));
   // If this process dies without close(), do not leave gearmand behind.
   const onExit = () => child.kill("SIGKILL");
   process.once("exit", onExit);
@@ -188,7 +191,7 @@ async function openUpstream(spec) {
   }
   kind = "external";
   const address = externalAddress(spec);
-  return { kind, address, detail: `the job server at ${address}`, close: async () => {} };
+  return { kind, address, detail: "a running job server (GEARMAN_SERVERS or --upstream)", close: async () => {} };
 }
 
 /** One compact line per bridge connection, without payloads. */
@@ -251,14 +254,20 @@ export async function startPlayground(options = {}) {
     }
     const body = await readFile(join(here, file[0]));
     res.writeHead(200, {
-      "Content-Type": file[1], "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+      "Content-Type": file[1],
+      "Cache-Control": "no-store",
+      "X-Content-Type-Options": "nosniff",
       ...(file[1].startsWith("text/html") ? { "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer" } : {}),
     });
     res.end(req.method === "HEAD" ? undefined : body);
   }
 
   function json(res, code, value) {
-    res.writeHead(code, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" });
+    res.writeHead(code, {
+      "Content-Type": "application/json; charset=utf-8",
+      "Cache-Control": "no-store",
+      "X-Content-Type-Options": "nosniff",
+    });
     res.end(JSON.stringify(value));
   }
 
@@ -277,7 +286,12 @@ export async function startPlayground(options = {}) {
       json(res, 200, {
         ok: true,
         time: Date.now(),
-        functions: functions.map((f) => ({ name: f.name, queued: Math.max(0, f.total - f.running), running: f.running, workers: f.workers })),
+        functions: functions.map((f) => ({
+          name: f.name,
+          queued: Math.max(0, f.total - f.running),
+          running: f.running,
+          workers: f.workers,
+        })),
         workers: connections.filter((c) => c.functions.length > 0).map((c) => ({ clientId: c.clientId, ip: c.ip, functions: c.functions })),
         connections: connections.length,
       });
@@ -310,10 +324,10 @@ export async function startPlayground(options = {}) {
     policy: {
       origins,
       // No accounts here: each tab is its own principal, allowed to submit and register anything.
-      verify: async (req) => {
+      verify: (req) => {
         const tab = new URL(req.url ?? "/", "http://playground").searchParams.get("tab") ?? "";
         const id = TAB_ID.test(tab) ? `tab-${tab}` : "playground";
-        return { id, roles: ["client", "worker"], submit: ["*"], register: ["*"] };
+        return Promise.resolve({ id, roles: ["client", "worker"], submit: ["*"], register: ["*"] });
       },
     },
     logger: options.quiet ? () => {} : (options.bridgeLog ?? defaultBridgeLog),

@@ -40,6 +40,8 @@ interface Slot {
 
 const ERROR_BACKOFF_BASE = 250;
 const ERROR_BACKOFF_CAP = 30_000;
+/** Time left to gearmand's own CAN_DO_TIMEOUT timer before a timed-out job is given back with CANT_DO. */
+const TIMEOUT_GRACE = 200;
 const DEFAULT_MAX_IN_FLIGHT = 64;
 
 /**
@@ -229,9 +231,7 @@ export class BaseWorker {
   }
 
   async #run(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): Promise<void> {
-    const timer = def.timeout > 0
-      ? setTimeout(() => job.abort_(`timeout of ${def.timeout} ms for ${def.name} reached; gearmand requeued the job`), def.timeout)
-      : undefined;
+    const timer = def.timeout > 0 ? setTimeout(() => this.#timedOut(conn, job, def), def.timeout) : undefined;
     let outcome: HandlerResult;
     let thrown: unknown;
     let threw = false;
@@ -285,6 +285,21 @@ export class BaseWorker {
     this.#errorCounts.set(def.name, n);
     conn.deferredRequeue.set(def.name, (conn.deferredRequeue.get(def.name) ?? 0) + 1);
     this.#afterJob(conn, def.name);
+  }
+
+  /**
+   * The job's timeout passed: stop the handler (job.signal) and send nothing more for it. gearmand
+   * requeues a timed-out job itself, but only the one its single per-connection timer points at
+   * (and it drops the timer on PRE_SLEEP), so with several jobs held one of them may stay assigned
+   * here forever. After a grace period for gearmand's own timer, give the function's jobs back as
+   * for ERROR (CANT_DO once no sibling of the function runs here); a job gearmand already took back
+   * is not affected.
+   */
+  #timedOut(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
+    if (job.ended) return;
+    job.abort_(`timeout of ${def.timeout} ms for ${def.name} reached`);
+    conn.deferredRequeue.set(def.name, 1);
+    setTimeout(() => this.#afterJob(conn, def.name), TIMEOUT_GRACE);
   }
 
   #afterJob(conn: WorkerConnection, name: string): void {

@@ -6,7 +6,7 @@
  */
 import { ProtocolError } from "../errors.ts";
 import { DEFAULT_MAX_PACKET_SIZE, HEADER_SIZE, MAGIC_REQ, MAGIC_RES, type Magic } from "./constants.ts";
-import { isPacketType, PACKET_ARGS, packetTypeName } from "./packet-types.ts";
+import { ARG_COUNTS, isPacketType, type PacketTypeNumber, packetTypeName } from "./packet-types.ts";
 import type { Packet } from "./packet.ts";
 
 /** Options of {@link PacketDecoder}. */
@@ -160,8 +160,8 @@ export class PacketDecoder {
   }
 
   #packet(body: Uint8Array): Packet {
-    const type = this.#type as keyof typeof PACKET_ARGS;
-    const k = PACKET_ARGS[type].length;
+    const type = this.#type as PacketTypeNumber;
+    const k = ARG_COUNTS[type]!;
     if (k === 0) {
       if (body.length !== 0) {
         throw new ProtocolError("bad_arguments", `${packetTypeName(type)} carries no fields but has a ${body.length}-byte body`);

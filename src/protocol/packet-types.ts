@@ -125,7 +125,14 @@ export function packetTypeName(type: number): string {
   return (isPacketType(type) ? NAMES[type] : undefined) ?? `UNKNOWN(${type})`;
 }
 
+/**
+ * Field counts by type number (index 0 unused), the only part of {@link PACKET_ARGS} the codec needs;
+ * kept apart so browser bundles that never print field names do not carry them. A unit test keeps
+ * the two tables equal.
+ */
+export const ARG_COUNTS: readonly number[] = [0, 1, 1, 0, 0, 0, 0, 3, 1, 0, 0, 3, 3, 2, 1, 1, 1, 1, 3, 2, 5, 3, 1, 2, 0, 2, 1, 1, 2, 2, 0, 4, 3, 3, 3, 8, 4, 5, 5, 0, 5, 1, 6];
+
 /** Number of arguments of a packet type. */
 export function argCount(type: PacketTypeNumber): number {
-  return PACKET_ARGS[type].length;
+  return ARG_COUNTS[type]!;
 }

@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError, ProtocolError } from "../errors.ts";
 import { HEADER_SIZE, MAGIC_REQ, MAGIC_RES, type Magic } from "./constants.ts";
-import { isPacketType, PACKET_ARGS, type PacketTypeNumber, packetTypeName } from "./packet-types.ts";
+import { ARG_COUNTS, isPacketType, type PacketTypeNumber, packetTypeName } from "./packet-types.ts";
 import { utf8 } from "./bytes.ts";
 
 /**
@@ -55,18 +55,16 @@ export class PacketWriter {
     if (!isPacketType(type)) {
       throw new ProtocolError("unknown_type", `cannot encode packet type ${type}: gearmand knows types 1 to 42 only`);
     }
-    const names = PACKET_ARGS[type];
-    if (args.length !== names.length) {
-      throw new InvalidArgumentError(
-        `${packetTypeName(type)} takes ${names.length} fields (${names.join(", ") || "none"}), got ${args.length}`,
-      );
+    const count = ARG_COUNTS[type]!;
+    if (args.length !== count) {
+      throw new InvalidArgumentError(`${packetTypeName(type)} takes ${count} fields (see PACKET_ARGS), got ${args.length}`);
     }
     let max = HEADER_SIZE + Math.max(0, args.length - 1);
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       if (i < args.length - 1 && (typeof a === "string" ? a.includes("\0") : a.includes(0))) {
         throw new InvalidArgumentError(
-          `field "${names[i]}" of ${packetTypeName(type)} contains a NUL byte; only the last field may`,
+          `field ${i + 1} of ${packetTypeName(type)} contains a NUL byte; only the last field may`,
         );
       }
       max += typeof a === "string" ? a.length * 3 : a.length;

@@ -165,13 +165,13 @@ if (want("echo")) {
   const sdk = A["sdk|gearmand|"];
   const c = A["c|gearmand|"];
   const jsBest = JS_PEERS.map((p) => [p, A[`${p}|gearmand|`]]).filter(([, a]) => Number.isFinite(a.rate)).sort((p, q) => q[1].rate - p[1].rate)[0];
-  const cpuNote = (a, peer) => Number.isFinite(a.gdCpu10k) ? `; gearmand ${fmt(a.gdCpu10k, 2)} CPU-s/10k jobs${peer !== "c" ? `, worker ${fmt(a.wCpu10k, 2)}, client ${fmt(a.cCpu10k, 2)}` : ""}` : "";
+  const cpuNote = (a) => Number.isFinite(a.gdCpu10k) ? `; CPU-s per 10k jobs: gearmand ${fmt(a.gdCpu10k, 2)}, worker ${fmt(a.wCpu10k, 2)}, client ${fmt(a.cCpu10k, 2)}` : "";
   const head = `a. foreground echo: ${fmt(ECHO.jobs)} jobs × 100 B, 100 in flight on 1 client connection, 4 worker slots; gearmand default options; median of ${REPS}`;
   for (const peer of ["sdk", ...JS_PEERS, "c"]) {
     const a = A[`${peer}|gearmand|`];
     const bounded = a.bounded ? ` — **bounded** (${fmt(a.jobs)} of ${fmt(a.requested)} jobs in the ${NAGLE.has(peer) ? ECHO_NAGLE.seconds : ECHO.seconds} s cap${NAGLE.has(peer) ? "; no TCP_NODELAY: Nagle" : ""})` : "";
     const bad = a.bad ? `, ${a.bad} results corrupted` : "";
-    const v = Number.isFinite(a.rate) ? `${fmt(a.rate)} jobs/s${bounded}${bad}${cpuNote(a, peer)}` : why(a.all[0]) || "no result";
+    const v = Number.isFinite(a.rate) ? `${fmt(a.rate)} jobs/s${bounded}${bad}${cpuNote(a)}` : why(a.all[0]) || "no result";
     if (peer === "sdk") {
       const rJs = sdk.rate / jsBest?.[1].rate;
       const rC = sdk.rate / c.rate;
@@ -183,8 +183,8 @@ if (want("echo")) {
   }
   const s0 = A["sdk|gearmand|--threads=0"];
   const c0 = A["c|gearmand|--threads=0"];
-  row({ c: "a'. same, gearmand --threads=0", s: LABEL.sdk, v: `${fmt(s0.rate)} jobs/s${cpuNote(s0, "sdk")}`, ratio: `${x(s0.rate / c0.rate)} vs C`, t: "(≥ 0.8x C)", m: met(s0.rate / c0.rate >= 0.8) });
-  row({ c: "", s: LABEL.c, v: `${fmt(c0.rate)} jobs/s${cpuNote(c0, "c")}`, ratio: "", t: "", m: "" });
+  row({ c: "a'. same, gearmand --threads=0", s: LABEL.sdk, v: `${fmt(s0.rate)} jobs/s${cpuNote(s0)}`, ratio: `${x(s0.rate / c0.rate)} vs C`, t: "(≥ 0.8x C)", m: met(s0.rate / c0.rate >= 0.8) });
+  row({ c: "", s: LABEL.c, v: `${fmt(c0.rate)} jobs/s${cpuNote(c0)}`, ratio: "", t: "", m: "" });
   const emb = A["sdk|embedded|"];
   if (emb) {
     row({ c: `g. embedded server (${serverMod.origin}): foreground echo as in a., gearman-sdk client + worker`, s: "embedded server vs gearmand (default)", v: `${fmt(emb.rate)} jobs/s vs ${fmt(sdk.rate)} jobs/s; server ${fmt(emb.gdCpu10k, 2)} CPU-s/10k jobs`, ratio: `${x(emb.rate / sdk.rate)} of gearmand`, t: "≥ 0.5x gearmand", m: met(emb.rate / sdk.rate >= 0.5) });

@@ -56,7 +56,7 @@ beforeAll(async () => {
     path: "/gearman",
     policy: {
       origins: [origin],
-      verify: async () => ({ id: "bundle-test", roles: ["client", "worker"], submit: [`${P}.*`], register: [`${P}.*`] }),
+      verify: () => Promise.resolve({ id: "bundle-test", roles: ["client", "worker"], submit: [`${P}.*`], register: [`${P}.*`] }),
     },
     logger: () => {},
   });
@@ -85,7 +85,9 @@ const dec = new TextDecoder();
 
 test("the IIFE bundle defines the Gearman global with the browser entry's names", async () => {
   const names = await page.evaluate(() => Object.keys(globalThis.Gearman).sort());
-  for (const n of ["Client", "Worker", "GearmanReturn", "AdminClient", "PacketType", "websocketConnector", "VERSION"]) expect(names).toContain(n);
+  for (const n of ["Client", "Worker", "GearmanReturn", "AdminClient", "PacketType", "websocketConnector", "VERSION"]) {
+    expect(names).toContain(n);
+  }
   // Browsers cannot open TCP: the message names the bridge.
   const refusal = await page.evaluate(() => {
     try {
@@ -103,7 +105,7 @@ test("a browser worker serves Node clients (through the bridge and over TCP)", a
     const w = new globalThis.Gearman.Worker({ servers: [url], concurrency: 2 });
     w.defineFunction(`${fn}.upper`, (job) => job.text().toUpperCase());
     w.defineFunction(`${fn}.count`, (job) => String(job.text().split(/\s+/).filter(Boolean).length));
-    w.defineFunction(`${fn}.progress`, async (job) => {
+    w.defineFunction(`${fn}.progress`, (job) => {
       for (let i = 1; i <= 3; i++) job.sendStatus(i, 3);
       return "done";
     });

@@ -132,7 +132,8 @@ describe("gearmand restarted", () => {
     const started = gate();
     let aborted = false;
     const wt = tapper();
-    const w = res.worker({ servers: [g.address], tap: wt.tap });
+    const clientId = fname("restart-worker");
+    const w = res.worker({ servers: [g.address], tap: wt.tap, clientId });
     w.defineFunction(fn, async (job) => {
       if (job.text() === "hang") {
         started.resolve();
@@ -161,6 +162,7 @@ describe("gearmand restarted", () => {
     expect(canDos.length).toBe(2);
     const admin = res.admin(g.address);
     expect((await admin.status()).find((s) => s.name === fn)?.workers).toBe(1);
+    expect((await admin.workers()).find((r) => r.clientId === clientId)?.functions).toEqual([fn]);
   });
 
   it("with resubmitOnReconnect and a unique, an in-flight task completes on the new gearmand", async () => {

@@ -24,11 +24,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `cond` every 10 ms until it is truthy; throws after `timeout` ms. */
-export async function waitFor<T>(cond: () => T | Promise<T>, timeout = 5000, what = "condition"): Promise<T> {
+export async function waitFor<T>(cond: () => T | Promise<T>, timeout = 5000, what = "condition"): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeout;
   for (;;) {
     const v = await cond();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
     await sleep(10);
   }

@@ -283,6 +283,30 @@ describe("timeout (CAN_DO_TIMEOUT)", () => {
   });
 });
 
+describe("timeout with several jobs held", () => {
+  it("both timed-out jobs run again and complete (gearmand's one timer per connection requeues only one)", async () => {
+    const g = await res.gearmand();
+    const fn = fname("tmo2");
+    const runs: string[] = [];
+    const w = res.worker({ servers: [g.address], concurrency: 2 });
+    w.defineFunction(fn, async (job) => {
+      runs.push(job.text());
+      if (runs.filter((r) => r === job.text()).length === 1) await sleep(1500);
+      return `ok ${job.text()}`;
+    }, { timeout: 1000 });
+    await w.start();
+    const c = res.client({ servers: [g.address] });
+    const a = c.submit(fn, "A", { timeout: 8000 });
+    await sleep(200);
+    const b = c.submit(fn, "B", { timeout: 8000 });
+    expect(text(await a.result())).toBe("ok A");
+    expect(text(await b.result())).toBe("ok B");
+    expect(runs.sort()).toEqual(["A", "A", "B", "B"]);
+    // gearmand itself requeued only one of them
+    expect(g.log().match(/Worker timeout reached on job/g)?.length).toBe(1);
+  });
+});
+
 describe("context", () => {
   it("reaches every call unchanged (same object)", async () => {
     const fn = fname("ctx");

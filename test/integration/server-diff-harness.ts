@@ -1,7 +1,11 @@
 // Node (tests): runs one scripted raw-packet scenario against a server over TCP and records a
 // normalized transcript, so that gearmand and the embedded server can be compared step by step.
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { RawPeer, type Reply } from "../unit/server/raw-peer.ts";
+import { startServer, type RunningServer, type StartServerOptions } from "../../src/server/node.ts";
+import { startGearmand, type Gearmand } from "../support/gearmand.ts";
 import type { PacketArg } from "../../src/protocol/packet.ts";
+import { PacketType } from "../../src/protocol/packet-types.ts";
 
 /** A server a scenario runs against. */
 export interface Target {
@@ -25,8 +29,14 @@ export interface Session {
   fn(name: string): string;
   /** The real handle this server gave for the k-th distinct handle seen (1-based). */
   h(k: number): string;
-  /** Waits until every connection is quiet, then records what each received. */
-  settle(quietMs?: number): Promise<void>;
+  /** How many distinct handles have been seen so far. */
+  handles(): number;
+  /**
+   * Waits until the server has handled everything sent so far and delivered every packet it
+   * produced (two rounds of ECHO barriers on every open connection), then records what each
+   * connection received.
+   */
+  settle(): Promise<void>;
   /** Records a note in the transcript (e.g. which phase follows). */
   note(text: string): void;
 }
@@ -44,6 +54,7 @@ class Recorder implements Session {
   readonly #handles = new Map<string, number>();
   readonly #real: string[] = [];
   #seen = 0;
+  #syncs = 0;
 
   constructor(target: Target, prefix: string) {
     this.target = target;
@@ -59,6 +70,8 @@ class Recorder implements Session {
       close: async () => {
         p.close();
         await p.closedPromise;
+        // The server learns of the close asynchronously; give it a moment before the next barrier.
+        await new Promise((r) => setTimeout(r, 30));
       },
     };
     return wrap;
@@ -74,21 +87,25 @@ class Recorder implements Session {
     return real;
   }
 
+  handles(): number {
+    return this.#real.length;
+  }
+
   note(text: string): void {
     this.transcript.push(`-- ${text}`);
   }
 
-  async settle(quietMs = 40): Promise<void> {
-    const deadline = Date.now() + 3000;
-    let last = -1;
-    for (;;) {
-      const total = this.#peers.reduce((n, [, p]) => n + p.replies.length, 0);
-      if (total === last || Date.now() > deadline) break;
-      last = total;
-      await new Promise((r) => setTimeout(r, quietMs));
+  async settle(): Promise<void> {
+    // Round one proves every connection's earlier packets were handled; round two proves that
+    // what those packets caused on other connections was delivered ahead of the second echo.
+    for (let round = 0; round < 2; round++) {
+      const marker = `\u0001sync${++this.#syncs}`;
+      const live = this.#peers.filter(([, p]) => !p.closed);
+      for (const [, p] of live) p.send(PacketType.ECHO_REQ, [marker]);
+      await Promise.all(live.map(([, p]) => p.until((r) => r === `ECHO_RES ${marker}` || r === "CLOSED")));
     }
     for (const [label, p] of this.#peers) {
-      const replies = this.#normalize(p.drain());
+      const replies = this.#normalize(p.drain().filter((r) => !r.startsWith("ECHO_RES \u0001sync")));
       if (replies.length > 0) this.transcript.push(`${label}: ${replies.join(" ; ")}`);
     }
   }
@@ -176,4 +193,53 @@ export function patch(transcript: string[], from: string, to: string): string[] 
   const out = [...transcript];
   out[i] = out[i]!.replace(from, to);
   return out;
+}
+
+/** Test helpers bound to one gearmand and one embedded server, started for the calling file. */
+export interface ServerPair {
+  /** The running gearmand (for its pid). */
+  gearmand(): Gearmand;
+  /** A scenario whose transcript must be the same on both servers. */
+  same(name: string, scenario: Scenario, timeoutMs?: number): void;
+  /** A documented difference: `check` asserts what each server does. */
+  differs(name: string, scenario: Scenario, check: (theirs: string[], ours: string[], prefix: string) => void, timeoutMs?: number): void;
+}
+
+/** Starts gearmand (with `args`) and the embedded server (with `options`) for this test file; returns their targets. */
+export function serverPairTargets(args: string[] = [], options: StartServerOptions = {}): () => [Target, Target] & { gearmand: Gearmand } {
+  let gearmand: Gearmand | undefined;
+  let embedded: RunningServer | undefined;
+  beforeAll(async () => {
+    [gearmand, embedded] = await Promise.all([startGearmand({ args: ["--threads=0", ...args] }), startServer({ port: 0, name: "vm", ...options })]);
+  });
+  afterAll(async () => {
+    await Promise.all([gearmand?.stop(), embedded?.close()]);
+  });
+  return () =>
+    Object.assign([{ kind: "gearmand", port: gearmand!.port }, { kind: "embedded", port: embedded!.port }] as [Target, Target], {
+      gearmand: gearmand!,
+    });
+}
+
+/** Starts gearmand (with `args`) and the embedded server (with `options`) for this test file. */
+export function serverPair(args: string[] = [], options: StartServerOptions = {}): ServerPair {
+  const targets = serverPairTargets(args, options);
+  return {
+    gearmand: () => targets().gearmand,
+    same(name, scenario, timeoutMs) {
+      it(name, async () => {
+        const [g, e] = targets();
+        const { theirs, ours } = await compare(g, e, scenario);
+        if (process.env.DUMP_TRANSCRIPTS) console.log(`${name}\n  ${ours.join("\n  ")}`);
+        expect(ours).toEqual(theirs);
+      }, timeoutMs);
+    },
+    differs(name, scenario, check, timeoutMs) {
+      it(name, async () => {
+        const [g, e] = targets();
+        const { theirs, ours, prefix } = await compare(g, e, scenario);
+        check(theirs, ours, prefix);
+      }, timeoutMs);
+    },
+  };
 }

@@ -10,8 +10,14 @@ export const CHROMIUM_PATH = "/usr/bin/chromium";
 
 /** Flags for a quiet, hermetic headless Chromium. */
 export const CHROMIUM_ARGS: readonly string[] = [
-  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync",
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
 ];
 
 /** Where screenshots go (git-ignored). */

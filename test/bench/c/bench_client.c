@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 static double now(void) {
   struct timespec ts;
@@ -60,6 +61,12 @@ static gearman_return_t on_created(gearman_task_st *task) {
   return GEARMAN_SUCCESS;
 }
 
+static double cpu_self(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -99,8 +106,8 @@ int main(int argc, char **argv) {
     for (long i = 0; i < inflight && i < total; i++) if (add_one()) return 1;
     gearman_return_t ret = gearman_client_run_tasks(client);
     double el = now() - t0;
-    printf("{\"mode\":\"throughput\",\"jobs\":%ld,\"bad\":%ld,\"seconds\":%.6f,\"rate\":%.1f,\"ok\":%s,\"ret\":\"%s\"}\n",
-           done, bad, el, done / el, ret == GEARMAN_SUCCESS ? "true" : "false", gearman_strerror(ret));
+    printf("{\"mode\":\"throughput\",\"jobs\":%ld,\"requested\":%ld,\"bounded\":%s,\"bad\":%ld,\"seconds\":%.6f,\"rate\":%.1f,\"clientCpu\":%.3f,\"ok\":%s,\"ret\":\"%s\"}\n",
+           done, total, done < total ? "true" : "false", bad, el, done / el, cpu_self(), ret == GEARMAN_SUCCESS ? "true" : "false", gearman_strerror(ret));
   } else if (strcmp(mode, "latency") == 0) {
     double *lat = malloc(sizeof(double) * (size_t)total);
     long n = 0;
@@ -114,7 +121,7 @@ int main(int argc, char **argv) {
       free(r);
     }
     qsort(lat, (size_t)n, sizeof(double), cmp);
-    printf("{\"mode\":\"latency\",\"jobs\":%ld,\"bad\":%ld,\"p50\":%.1f,\"p99\":%.1f}\n", n, bad,
+    printf("{\"mode\":\"latency\",\"jobs\":%ld,\"requested\":%ld,\"bad\":%ld,\"p50\":%.1f,\"p99\":%.1f}\n", n, total, bad,
            n ? lat[n / 2] : 0.0, n ? lat[(long)(n * 0.99)] : 0.0);
   } else if (strcmp(mode, "bg") == 0) {
     gearman_client_set_created_fn(client, on_created);
@@ -124,8 +131,8 @@ int main(int argc, char **argv) {
     }
     gearman_return_t ret = gearman_client_run_tasks(client);
     double el = now() - t0;
-    printf("{\"mode\":\"bg\",\"jobs\":%ld,\"seconds\":%.6f,\"rate\":%.1f,\"ok\":%s,\"ret\":\"%s\"}\n",
-           created, el, created / el, ret == GEARMAN_SUCCESS && created == total ? "true" : "false", gearman_strerror(ret));
+    printf("{\"mode\":\"bg\",\"jobs\":%ld,\"requested\":%ld,\"bounded\":%s,\"seconds\":%.6f,\"rate\":%.1f,\"ok\":%s,\"ret\":\"%s\"}\n",
+           created, total, created < total ? "true" : "false", el, created / el, ret == GEARMAN_SUCCESS && created == total ? "true" : "false", gearman_strerror(ret));
   } else if (strcmp(mode, "big") == 0) {
     size_t rsize = 0;
     gearman_return_t ret;

@@ -273,7 +273,7 @@ describe("the encoder refuses invalid packets", () => {
           args[i] = bad;
           const err = catchError(() => encodePacket(t, args));
           expect(err, `type ${t} field ${i}`).toBeInstanceOf(InvalidArgumentError);
-          expect((err as Error).message).toContain(PACKET_ARGS[t as keyof typeof PACKET_ARGS][i]!);
+          expect((err as Error).message).toContain(`field ${i + 1} of ${packetTypeName(t)}`);
         }
       }
       if (k > 0) {
@@ -290,5 +290,13 @@ describe("the encoder refuses invalid packets", () => {
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect(err).not.toBeInstanceOf(ProtocolError);
     expect((err as InvalidArgumentError).code).toBe("GEARMAN_INVALID_ARGUMENT");
+  });
+});
+
+describe("ARG_COUNTS", () => {
+  it("equals the field counts of PACKET_ARGS for every type", async () => {
+    const { ARG_COUNTS, PACKET_ARGS } = await import("../../../src/protocol/packet-types.ts");
+    for (let t = 1; t <= 42; t++) expect(ARG_COUNTS[t], `type ${t}`).toBe(PACKET_ARGS[t as keyof typeof PACKET_ARGS].length);
+    expect(ARG_COUNTS.length).toBe(43);
   });
 });

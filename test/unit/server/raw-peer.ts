@@ -111,6 +111,22 @@ export class RawPeer {
     return this.replies.splice(0, n);
   }
 
+  /** Waits until a reply matching `pred` has arrived (or the peer closed). */
+  async until(pred: (r: Reply) => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.replies.some(pred) && !this.#closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for a reply; got ${JSON.stringify(this.replies)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
   /** Takes whatever arrived. */
   drain(): Reply[] {
     return this.replies.splice(0);
