@@ -39,6 +39,7 @@ export class ServerConnection implements Peer {
   readonly #handler: ConnectionHandler;
   readonly #decoder: PacketDecoder;
   readonly #maxOutput: number;
+  readonly #onError: (error: unknown) => void;
   #writer = new PacketWriter();
   #scheduled = false;
   #congested = false;
@@ -52,6 +53,7 @@ export class ServerConnection implements Peer {
     this.#transport = transport;
     this.#handler = handler;
     this.#maxOutput = options.maxOutputBuffer;
+    this.#onError = options.onError;
     // Any magic is decoded so that a \0RES packet can be answered with INVALID_MAGIC, as gearmand does.
     this.#decoder = new PacketDecoder({ expect: "any", acceptText: true, maxPacketSize: options.maxPacketSize });
   }
@@ -103,9 +105,15 @@ export class ServerConnection implements Peer {
       this.close();
       return;
     }
-    for (const packet of packets) {
-      if (this.#closed) return;
-      this.#handler.packet(this, packet);
+    try {
+      for (const packet of packets) {
+        if (this.#closed) return;
+        this.#handler.packet(this, packet);
+      }
+    } catch (err) {
+      // A bug must cost one connection, not the whole server.
+      this.close();
+      this.#onError(err);
     }
   }
 

@@ -42,6 +42,15 @@ const SUBMITS: ReadonlyMap<number, SubmitKind> = new Map<number, SubmitKind>([
   [PacketType.SUBMIT_REDUCE_JOB_BACKGROUND, { priority: Priority.NORMAL, foreground: false, data: 4, reducer: 2 }],
 ]);
 
+/**
+ * A last field that is echoed back as a first field is cut at its first NUL, as gearmand's C
+ * strings are; the reply could not carry the NUL anyway.
+ */
+function cString(field: Uint8Array): Uint8Array {
+  const nul = field.indexOf(0);
+  return nul < 0 ? field : field.subarray(0, nul);
+}
+
 function error(conn: ServerConnection, code: string, text: string): void {
   conn.send(PacketType.ERROR, [code, text]);
 }
@@ -87,9 +96,9 @@ export function handlePacket(queue: JobQueue, conn: ServerConnection, p: Packet)
     case PacketType.RESET_ABILITIES:
       return queue.resetAbilities(conn);
     case PacketType.GET_STATUS:
-      return getStatus(queue, conn, a[0]!);
+      return getStatus(queue, conn, cString(a[0]!));
     case PacketType.GET_STATUS_UNIQUE:
-      return getStatusUnique(queue, conn, a[0]!);
+      return getStatusUnique(queue, conn, cString(a[0]!));
     case PacketType.OPTION_REQ:
       if (latin1(a[0]!).toLowerCase() !== "exceptions") {
         return error(conn, "UNKNOWN_OPTION", "Server does not recognize given option");

@@ -29,7 +29,11 @@ export function latin1Bytes(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** An owned copy of a view, so that a stored field does not pin the whole received chunk. */
-export function copyBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.slice();
+/**
+ * Bytes to keep past the current packet. Received chunks belong to the server, so a view that
+ * covers most of its buffer (a large workload, which the decoder assembles in a buffer of its
+ * own) is kept as is; a small view is copied, so that it does not pin a whole socket chunk.
+ */
+export function keepBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.length * 2 >= bytes.buffer.byteLength ? bytes : bytes.slice();
 }

@@ -35,6 +35,11 @@ export interface JobServerOptions {
   pid?: number;
   /** Answer of the admin `verbose` command. @default "INFO" */
   verbose?: string;
+  /**
+   * Called with an unexpected exception thrown while handling a connection's packets (a bug); that
+   * connection is closed and the server carries on. @default rethrows it from a timer, so it is not lost
+   */
+  onError?: (error: unknown) => void;
 }
 
 /** Default middle part of job handles. */
@@ -84,5 +89,12 @@ export function resolveServerOptions(options: JobServerOptions = {}): ResolvedSe
     version,
     pid: count(options, "pid", 0, 0),
     verbose,
+    onError: options.onError ?? rethrowLater,
   });
+}
+
+function rethrowLater(error: unknown): void {
+  setTimeout(() => {
+    throw error;
+  }, 0);
 }

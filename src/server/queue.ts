@@ -7,7 +7,7 @@
  */
 import { bytesEqual } from "../protocol/bytes.ts";
 import { PacketType } from "../protocol/packet-types.ts";
-import { copyBytes, latin1, latin1Bytes } from "./latin1.ts";
+import { keepBytes, latin1, latin1Bytes } from "./latin1.ts";
 import { type Ability, FunctionEntry, type Job, type Peer, type PriorityValue } from "./model.ts";
 import type { ResolvedServerOptions } from "./options.ts";
 
@@ -64,7 +64,7 @@ export class JobQueue {
     const key = latin1(name);
     let fn = this.functions.get(key);
     if (!fn && create) {
-      fn = new FunctionEntry(key, copyBytes(name), this.#opts.maxQueue);
+      fn = new FunctionEntry(key, keepBytes(name), this.#opts.maxQueue);
       this.functions.set(key, fn);
     }
     return fn;
@@ -91,15 +91,14 @@ export class JobQueue {
     if (max > 0 && fn.total >= max) return "full";
     const handle = `H:${this.#opts.name}:${++this.#counter}`;
     const dash = isDash(req.unique);
-    const uniqueKey = req.unique.length === 0 || (dash && req.data.length === 0) ? undefined : latin1(req.unique);
     const job: Job = {
       handle,
       handleBytes: latin1Bytes(handle),
       fn,
-      unique: copyBytes(req.unique),
-      coalesceKey: dash ? undefined : uniqueKey,
-      reducer: copyBytes(req.reducer),
-      data: copyBytes(req.data),
+      unique: keepBytes(req.unique),
+      coalesceKey: req.unique.length > 0 && !dash ? latin1(req.unique) : undefined,
+      reducer: keepBytes(req.reducer),
+      data: keepBytes(req.data),
       priority: req.priority,
       when: req.when,
       background: !req.client,

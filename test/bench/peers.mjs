@@ -113,11 +113,27 @@ const gearmanNpm = {
   },
 };
 
+/**
+ * gearmanode's loggers are winston 3 loggers without a transport, which print a warning to stderr on
+ * every call (several per job). Give them a silent transport so the bench measures the library, not
+ * a logging misconfiguration of this dependency tree.
+ */
+let quieted = false;
+function quietGearmanode() {
+  const winston = createRequire(require.resolve("gearmanode"))("winston");
+  if (!quieted) {
+    quieted = true;
+    for (const id of ["Client", "Worker", "JobServer", "Job", "LBStrategy", "protocol"]) winston.loggers.get(id).add(new winston.transports.Console({ silent: true }));
+    winston.add(new winston.transports.Console({ silent: true }));
+  }
+  return require("gearmanode");
+}
+
 /** gearmanode 0.9.2: one worker object per connection, one job at a time each, so `slots` workers. */
 const gearmanode = {
   name: "gearmanode",
   async worker({ port, fn, slots }) {
-    const gm = require("gearmanode");
+    const gm = quietGearmanode();
     const workers = [];
     for (let i = 0; i < slots; i++) {
       const w = gm.worker({ host: "127.0.0.1", port });
@@ -128,7 +144,7 @@ const gearmanode = {
     return { connections: slots, close: async () => workers.forEach((w) => w.close()) };
   },
   async client({ port }) {
-    const gm = require("gearmanode");
+    const gm = quietGearmanode();
     const c = gm.client({ host: "127.0.0.1", port });
     c.on("error", () => {});
     return {

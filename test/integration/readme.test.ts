@@ -41,3 +41,16 @@ describe("README examples", () => {
     });
   });
 });
+
+describe("README policy file", () => {
+  it("is a valid gearman-bridge policy", async () => {
+    const { parsePolicyFile } = await import("../../bridge/cli.ts");
+    const json = /```json\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(json).toBeDefined();
+    const { policy, limits } = parsePolicyFile(json!, { BRIDGE_HMAC_SECRET: "s3cret" });
+    expect(Object.keys(policy.tokens ?? {})).toEqual(["page-token-1", "worker-token-1"]);
+    expect(policy.hmac?.secret).toBe("s3cret");
+    expect(limits.submitsPerSecond).toBe(100);
+    expect(() => parsePolicyFile(json!, {})).toThrow(/secret/);
+  });
+});

@@ -139,6 +139,10 @@ describe("embedded server vs gearmand 1.1.20: same replies", () => {
   same("GET_STATUS / GET_STATUS_UNIQUE of unknown jobs", async (s) => {
     const c = await s.peer("c");
     c.send(P.GET_STATUS, ["H:nowhere:1"]).send(P.GET_STATUS_UNIQUE, [s.fn("nothing")]).send(P.GET_STATUS_UNIQUE, ["u".repeat(63)]);
+    // A NUL in these one-field packets ends the value, as in gearmand's C strings.
+    c.send(P.SUBMIT_JOB_BG, [s.fn("f"), s.fn("k"), "x"]).send(P.GET_STATUS_UNIQUE, [`${s.fn("k")}\0tail`]);
+    await s.settle();
+    c.send(P.GET_STATUS, [`${s.h(2)}\0tail`]).send(P.GET_STATUS, ["H:nope\0tail"]);
   });
 
   same("worker disconnect requeues at the tail, same handle, retries+1, newest first", async (s) => {
