@@ -1,4 +1,5 @@
 // Node: client and worker against the shared real gearmand (issue #2).
+import { serverKind } from "../support/gearmand.ts";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   AbortError, ClosedError, GearmanReturn, InvalidArgumentError, JobExceptionError, JobFailedError, PacketType,
@@ -428,7 +429,8 @@ describe("failures and exceptions", () => {
     expect(err).toBeInstanceOf(JobFailedError);
     expect((err as JobFailedError).handle).toBe(task.handle);
     const fail = t.packets.find((p) => p.direction === "in" && p.packet.type === PacketType.WORK_FAIL);
-    expect(argText(fail!.packet, 0)).toBe(`${task.handle}\0`);
+    // gearmand 1.1.20 appends a NUL to the handle; the embedded server does not (README, server differences).
+    expect(argText(fail!.packet, 0)).toBe(serverKind() === "embedded" ? task.handle : `${task.handle}\0`);
     expect(t.packets.some((p) => p.packet.type === PacketType.OPTION_REQ)).toBe(false);
   });
 });

@@ -210,7 +210,7 @@ export function serverPairTargets(args: string[] = [], options: StartServerOptio
   let gearmand: Gearmand | undefined;
   let embedded: RunningServer | undefined;
   beforeAll(async () => {
-    [gearmand, embedded] = await Promise.all([startGearmand({ args: ["--threads=0", ...args] }), startServer({ port: 0, name: "vm", ...options })]);
+    [gearmand, embedded] = await Promise.all([startGearmand({ args: ["--threads=0", ...args], real: true }), startServer({ port: 0, name: "vm", ...options })]);
   });
   afterAll(async () => {
     await Promise.all([gearmand?.stop(), embedded?.close()]);

@@ -330,7 +330,7 @@ describe("embedded server vs gearmand 1.1.20: documented differences", () => {
 
 describe("embedded server vs gearmand 1.1.20: crashes", () => {
   it("a packet type of 2^31 or more closes that connection only (it kills gearmand)", async () => {
-    const g = await startGearmand({ args: ["--threads=0"] });
+    const g = await startGearmand({ args: ["--threads=0"], real: true });
     const e = await startServer({ port: 0 });
     try {
       for (const [port, survives] of [[g.port, false], [e.port, true]] as const) {

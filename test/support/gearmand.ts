@@ -22,6 +22,48 @@ export interface Gearmand {
 export interface GearmandOptions {
   args?: string[];
   port?: number;
+  /** Always the real gearmand, even when GEARMAN_SDK_SERVER=embedded (tests of gearmand itself). */
+  real?: boolean;
+}
+
+/**
+ * Which job server the SDK suites run against: `gearmand` (default) or `embedded`
+ * (`GEARMAN_SDK_SERVER=embedded`, the TypeScript server of src/server). The same tests pass on both.
+ */
+export function serverKind(): "gearmand" | "embedded" {
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
+  return env?.GEARMAN_SDK_SERVER === "embedded" ? "embedded" : "gearmand";
+}
+
+/** gearmand flags that mean something to the embedded server; the rest (threads, backlog, logs) do not apply. */
+function embeddedOptions(args: readonly string[]): { jobRetries?: number; maxQueue?: number } {
+  const out: { jobRetries?: number } = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const m = /^--job-retries=(\d+)$/.exec(a);
+    if (m) out.jobRetries = Number(m[1]);
+    else if (a === "-j" || a === "--job-retries") out.jobRetries = Number(args[++i]);
+  }
+  return out;
+}
+
+async function startEmbedded(options: GearmandOptions): Promise<Gearmand> {
+  const { startServer } = await import("../../src/server/node.ts");
+  const port = options.port ?? (await freePort());
+  const server = await startServer({ port, host: "127.0.0.1", ...embeddedOptions(options.args ?? []) });
+  let stopped = false;
+  return {
+    host: "127.0.0.1",
+    port: server.port,
+    pid: (globalThis as { process?: { pid: number } }).process?.pid ?? 0,
+    address: `127.0.0.1:${server.port}`,
+    log: () => "",
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.close();
+    },
+  };
 }
 
 /** Finds a free loopback port by listening on port 0 and closing. */
@@ -62,6 +104,7 @@ async function gearmandBinary(): Promise<string> {
 
 /** Starts gearmand on a free loopback port and waits until it accepts connections. */
 export async function startGearmand(options: GearmandOptions = {}): Promise<Gearmand> {
+  if (serverKind() === "embedded" && !options.real) return await startEmbedded(options);
   const bin = await gearmandBinary();
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "gearmand-"));

@@ -1,7 +1,8 @@
-// Node: vitest globalSetup for integration and browser projects: one shared gearmand per run.
+// Node: vitest globalSetup for integration and browser projects: one shared job server per run,
+// gearmand by default or the embedded server with GEARMAN_SDK_SERVER=embedded.
 import type {} from "vitest";
 import type { TestProject } from "vitest/node";
-import { startGearmand, type Gearmand } from "./gearmand.ts";
+import { type Gearmand, startGearmand } from "./gearmand.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
