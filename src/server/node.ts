@@ -6,7 +6,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { hostname } from "node:os";
-import { wrapSocket } from "../transports/tcp-node-server.ts";
+import { wrapSocket } from "../transports/tcp-node.ts";
 import type { JobServerOptions } from "./options.ts";
 import { JobServer } from "./server.ts";
 

@@ -41,6 +41,7 @@ class NodeTcpTransport implements Transport {
   }
 
   write(bytes: Uint8Array<ArrayBuffer>): boolean {
+    if (this.#socket.destroyed) return true;
     return this.#socket.write(bytes);
   }
 
@@ -53,10 +54,24 @@ class NodeTcpTransport implements Transport {
   }
 
   close(): void {
+    if (this.#socket.destroyed) return;
     this.#socket.end();
     // A peer that never answers FIN must not keep the socket open forever.
     setTimeout(() => this.#socket.destroy(), 2000).unref();
   }
+}
+
+/**
+ * Wraps a connected socket, e.g. one a `node:net` server accepted, as a {@link Transport}.
+ * @example
+ * ```ts
+ * createServer((socket) => jobServer.attach(wrapSocket(socket))).listen(4730);
+ * ```
+ */
+export function wrapSocket(socket: Socket): Transport {
+  socket.setNoDelay(true);
+  const host = (socket.remoteAddress ?? "unknown").replace(/^::ffff:/, "");
+  return new NodeTcpTransport(socket, `tcp://${host.includes(":") ? `[${host}]` : host}:${socket.remotePort ?? 0}`);
 }
 
 /** Splits `host:port`, `tcp://host:port` or `[::1]:port` into host and port. */
