@@ -68,8 +68,8 @@ export interface WorkerOptions extends CommonOptions {
   pollInterval?: number;
 }
 
-/** Client options after defaults and validation. */
-export interface ResolvedClientOptions {
+/** Options shared by clients and workers, after defaults and validation. */
+export interface ResolvedCommonOptions {
   readonly servers: readonly string[];
   readonly connector: ConnectorFactory;
   readonly logger: Logger;
@@ -77,25 +77,21 @@ export interface ResolvedClientOptions {
   readonly reconnectDelay: number;
   readonly maxReconnectDelay: number;
   readonly libgearmanCompatible: boolean;
-  readonly resubmitOnReconnect: boolean;
-  readonly requestWindow: number;
-  readonly exceptions: boolean;
   readonly tap: CommonOptions["tap"];
 }
 
+/** Client options after defaults and validation. */
+export interface ResolvedClientOptions extends ResolvedCommonOptions {
+  readonly resubmitOnReconnect: boolean;
+  readonly requestWindow: number;
+  readonly exceptions: boolean;
+}
+
 /** Worker options after defaults and validation. */
-export interface ResolvedWorkerOptions {
-  readonly servers: readonly string[];
-  readonly connector: ConnectorFactory;
-  readonly logger: Logger;
-  readonly maxPacketSize: number | undefined;
-  readonly reconnectDelay: number;
-  readonly maxReconnectDelay: number;
-  readonly libgearmanCompatible: boolean;
+export interface ResolvedWorkerOptions extends ResolvedCommonOptions {
   readonly concurrency: number;
   readonly clientId: string | undefined;
   readonly pollInterval: number;
-  readonly tap: CommonOptions["tap"];
 }
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -106,7 +102,7 @@ function positiveInt(name: string, value: number | undefined, fallback: number):
   return value;
 }
 
-function common(o: CommonOptions, fallback: ConnectorFactory | undefined): Omit<ResolvedClientOptions, "resubmitOnReconnect" | "requestWindow" | "exceptions"> {
+function common(o: CommonOptions, fallback: ConnectorFactory | undefined): ResolvedCommonOptions {
   if (!o || !Array.isArray(o.servers) || o.servers.length === 0) {
     throw new InvalidArgumentError('servers must list at least one server, e.g. { servers: ["127.0.0.1:4730"] }');
   }
