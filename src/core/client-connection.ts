@@ -197,7 +197,8 @@ export class ClientConnection {
       return;
     }
     entry.skip = entry.listeners - 1;
-    for (const task of entry.tasks.slice()) {
+    // A listener may end its task (and so change the list) while it is being served.
+    for (const task of entry.tasks.length === 1 ? entry.tasks : entry.tasks.slice()) {
       switch (p.type) {
         case PacketType.WORK_DATA: task.data_(p.args[1]!); break;
         case PacketType.WORK_WARNING: task.warning_(p.args[1]!); break;

@@ -40,7 +40,6 @@ export class PacketConnection {
   #closed = false;
   #closing = false;
   #tap: PacketConnectionOptions["tap"];
-  #drainWaiters: (() => void)[] = [];
 
   constructor(transport: Transport, handler: ConnectionHandler, options: PacketConnectionOptions = {}) {
     this.remote = transport.remote;
@@ -63,11 +62,6 @@ export class PacketConnection {
     return this.#closed;
   }
 
-  /** Bytes queued but not yet handed to the transport. */
-  get pendingBytes(): number {
-    return this.#writer.length;
-  }
-
   /** Queues a packet; everything queued in this turn leaves in one write. Throws on invalid fields. */
   send(type: number, args: readonly PacketArg[]): void {
     if (this.#closed) throw new ConnectionError(`connection to ${this.remote} is closed`, { server: this.remote });
@@ -76,17 +70,12 @@ export class PacketConnection {
     this.#scheduleFlush();
   }
 
-  /** Resolves when the transport can take more bytes (immediately unless it pushed back). */
-  writable(): Promise<void> {
-    if (!this.#blocked || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
-  }
-
   /** Flushes what is queued, then closes. */
   close(): void {
     if (this.#closed || this.#closing) return;
     this.#closing = true;
-    this.#flush();
+    // Everything queued goes before the close, even while the transport pushes back.
+    if (this.#writer.length > 0) this.#transport.write(this.#writer.take());
     this.#transport.close();
   }
 
@@ -100,15 +89,14 @@ export class PacketConnection {
   }
 
   #flush(): void {
-    if (this.#closed || this.#writer.length === 0) return;
+    if (this.#closed || this.#blocked || this.#writer.length === 0) return;
     if (!this.#transport.write(this.#writer.take())) this.#blocked = true;
   }
 
   #onDrain(): void {
     this.#blocked = false;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const w of waiters) w();
+    // What queued while the transport pushed back goes out now, in one write.
+    this.#flush();
   }
 
   #onData(chunk: Uint8Array): void {
@@ -154,7 +142,6 @@ export class PacketConnection {
 
   #finish(error: GearmanError | undefined): void {
     this.#closed = true;
-    this.#onDrain();
     this.#handler.closed(error);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { concatBytes } from "../protocol/bytes.ts";
 import { JobExceptionError, JobFailedError } from "../errors.ts";
-import { deferred, QueuedIterator } from "./events.ts";
+import { type Deferred, deferred, QueuedIterator } from "./events.ts";
 
 /** An event of a task, discriminated by `type`. */
 export type TaskEvent =
@@ -67,12 +67,15 @@ export class Task {
   /** @internal */
   readonly spec: TaskSpec;
   #handle: string | undefined;
-  #listeners = new Map<TaskEventType | "*", Set<Listener>>();
-  #iterators: QueuedIterator<TaskEvent>[] = [];
-  #created = deferred<string>();
-  #result = deferred<Uint8Array>();
-  #data: Uint8Array[] = [];
-  #warnings: Uint8Array[] = [];
+  // Everything below is made on first use: most tasks are awaited once and never listened to, and a
+  // pending task should cost little memory (thousands may be in flight).
+  #listeners: Map<TaskEventType | "*", Set<Listener>> | undefined;
+  #iterators: QueuedIterator<TaskEvent>[] | undefined;
+  #created: Deferred<string> | undefined;
+  #result: Deferred<Uint8Array> | undefined;
+  #data: Uint8Array[] | undefined;
+  #warnings: Uint8Array[] | undefined;
+  #outcome: { error: Error } | { data: Uint8Array } | undefined;
   #done = false;
   /** @internal Called when the task settles, to free client-side bookkeeping. */
   onSettle: (() => void) | undefined;
@@ -96,25 +99,30 @@ export class Task {
 
   /** Resolves with the job handle once the server acknowledged the submit. */
   created(): Promise<string> {
-    return this.#created.promise;
+    if (this.#handle !== undefined) return Promise.resolve(this.#handle);
+    if (this.#outcome && "error" in this.#outcome) return this.#rejected(this.#outcome.error);
+    return (this.#created ??= deferred<string>()).promise;
   }
 
   /** Resolves with the WORK_COMPLETE payload; rejects with a typed error on failure. */
   result(): Promise<Uint8Array> {
-    return this.#result.promise;
+    const o = this.#outcome;
+    if (o) return "error" in o ? this.#rejected(o.error) : Promise.resolve(o.data);
+    return (this.#result ??= deferred<Uint8Array>()).promise;
   }
 
   /** Resolves as `gearman_client_do` does: every WORK_DATA payload, then the WORK_COMPLETE payload. */
   async output(): Promise<Uint8Array> {
-    const last = await this.#result.promise;
-    if (this.#data.length === 0) return last;
+    const last = await this.result();
+    if (!this.#data || this.#data.length === 0) return last;
     return concatBytes([...this.#data, last]);
   }
 
   /** Subscribes to one event type, or to all with `"*"`. Returns a function that unsubscribes. */
   on<K extends TaskEventType>(type: K | "*", listener: (event: TaskEventOf<K>) => void): () => void {
-    let set = this.#listeners.get(type);
-    if (!set) this.#listeners.set(type, (set = new Set()));
+    const listeners = (this.#listeners ??= new Map());
+    let set = listeners.get(type);
+    if (!set) listeners.set(type, (set = new Set()));
     set.add(listener as Listener);
     return () => set.delete(listener as Listener);
   }
@@ -123,7 +131,7 @@ export class Task {
   [Symbol.asyncIterator](): AsyncIterableIterator<TaskEvent> {
     const it = new QueuedIterator<TaskEvent>();
     if (this.#done) it.end();
-    else this.#iterators.push(it);
+    else (this.#iterators ??= []).push(it);
     return it;
   }
 
@@ -131,19 +139,19 @@ export class Task {
   created_(handle: string): void {
     if (this.#done) return;
     this.#handle = handle;
-    this.#created.resolve(handle);
+    this.#created?.resolve(handle);
     this.#emit({ type: "created", handle });
   }
 
   /** @internal A WORK_* packet arrived for this task. */
   data_(data: Uint8Array): void {
-    if (this.spec.collect) this.#data.push(data);
+    if (this.spec.collect) (this.#data ??= []).push(data);
     this.#emit({ type: "data", data });
   }
 
   /** @internal */
   warning_(data: Uint8Array): void {
-    this.#warnings.push(data);
+    (this.#warnings ??= []).push(data);
     this.#emit({ type: "warning", data });
   }
 
@@ -163,7 +171,7 @@ export class Task {
   fail_(): void {
     if (this.#done) return;
     this.#emit({ type: "fail" });
-    this.#settle(new JobFailedError(this.#handle ?? "(no handle)", this.#warnings));
+    this.#settle(new JobFailedError(this.#handle ?? "(no handle)", this.#warnings ?? []));
   }
 
   /** @internal */
@@ -180,21 +188,34 @@ export class Task {
   }
 
   #emit(event: TaskEvent): void {
-    const typed = this.#listeners.get(event.type);
-    if (typed) for (const l of typed) l(event);
-    const all = this.#listeners.get("*");
-    if (all) for (const l of all) l(event);
-    for (const it of this.#iterators) it.push(event);
+    const listeners = this.#listeners;
+    if (listeners) {
+      const typed = listeners.get(event.type);
+      if (typed) for (const l of typed) l(event);
+      const all = listeners.get("*");
+      if (all) for (const l of all) l(event);
+    }
+    if (this.#iterators) for (const it of this.#iterators) it.push(event);
+  }
+
+  #rejected<T>(error: Error): Promise<T> {
+    const p = Promise.reject(error);
+    p.catch(() => {});
+    return p;
   }
 
   #settle(error: Error | undefined, data?: Uint8Array): void {
     this.#done = true;
     if (error) {
-      this.#created.reject(error);
-      this.#result.reject(error);
-    } else this.#result.resolve(data!);
-    for (const it of this.#iterators) it.end();
-    this.#iterators = [];
+      this.#outcome = { error };
+      this.#created?.reject(error);
+      this.#result?.reject(error);
+    } else {
+      this.#outcome = { data: data! };
+      this.#result?.resolve(data!);
+    }
+    if (this.#iterators) for (const it of this.#iterators) it.end();
+    this.#iterators = undefined;
     this.onSettle?.();
   }
 }

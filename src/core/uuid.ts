@@ -1,21 +1,13 @@
 // Runtime-agnostic: no Node, Deno or DOM APIs.
 /**
- * Random UUIDs for libgearman-compatible uniques. `crypto.randomUUID` needs a secure context in
- * browsers, so fall back to `getRandomValues`, then to Math.random.
+ * Random UUIDs for libgearman-compatible uniques, from `crypto.getRandomValues`, which every
+ * runtime has (unlike `crypto.randomUUID`, which browsers keep to secure contexts).
  * @module
  */
 
 /** A random RFC 4122 version-4 UUID. */
 export function randomUuid(): string {
-  const c = (globalThis as { crypto?: { randomUUID?: () => string; getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
-  if (c?.randomUUID) {
-    try {
-      return c.randomUUID();
-    } catch { /* insecure context: fall through */ }
-  }
-  const b = new Uint8Array(16);
-  if (c?.getRandomValues) c.getRandomValues(b);
-  else for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+  const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");

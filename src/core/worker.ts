@@ -155,8 +155,11 @@ export class BaseWorker {
       }
       const conn = new WorkerConnection(slot.server, transport, {
         assigned: (c, a) => this.#onAssigned(c, a),
-        idle: (_c, answeredGrab) => {
-          if (answeredGrab) this.#grabsOut--;
+        idle: (c, answeredGrab) => {
+          if (answeredGrab) {
+            this.#grabsOut--;
+            this.#grabAnswered(c);
+          }
           this.#pump();
         },
         serverError: (c, code, text) => this.#onServerError(c, code, text),
@@ -211,6 +214,7 @@ export class BaseWorker {
       late: (what) => this.#options.logger.warn?.(`${what} for ${a.handle} after the job ended was ignored`),
     });
     conn.jobs.set(a.handle, { job, def });
+    this.#grabAnswered(conn);
     if (!def) {
       this.#options.logger.warn?.(`got job ${a.handle} for ${a.functionName}, which this worker does not define; failing it`);
       this.#finish(conn, job, [[PacketType.WORK_WARNING, [a.handle, `no handler for ${a.functionName}`]], [PacketType.WORK_FAIL, [a.handle]]]);
@@ -248,7 +252,9 @@ export class BaseWorker {
   #conclude(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, thrown: unknown, outcome: HandlerResult): void {
     const h = job.handle;
     if (job.ended) {
-      conn.jobs.delete(h);
+      // A timed-out job may have come back to this connection, under the same handle, while this
+      // handler still ran: that entry is the new run's, and removing it would let CANT_DO take it back.
+      if (conn.jobs.get(h)?.job === job) conn.jobs.delete(h);
       if (!job.signal.aborted) this.#options.logger.warn?.(`the handler of ${def.name} returned after job ${h} had ended; its result was dropped`);
       return;
     }
@@ -304,7 +310,9 @@ export class BaseWorker {
 
   #afterJob(conn: WorkerConnection, name: string): void {
     const waiting = conn.deferredRequeue.get(name);
-    if (waiting === undefined || conn.heldOf(name) > 0) return;
+    // A GRAB still out may be answered with a job of this function, which the CANT_DO would take
+    // back while it runs here (it would run twice): wait for the answer (#grabAnswered).
+    if (waiting === undefined || conn.heldOf(name) > 0 || conn.grabbing) return;
     conn.deferredRequeue.delete(name);
     for (const [h, { job }] of conn.jobs) if (job.functionName === name && job.ended) conn.jobs.delete(h);
     conn.cantDo(name);
@@ -321,6 +329,11 @@ export class BaseWorker {
       }
     }, delay);
     this.#pump();
+  }
+
+  /** The GRAB was answered: functions that waited for it to be given back may be now. */
+  #grabAnswered(conn: WorkerConnection): void {
+    for (const name of [...conn.deferredRequeue.keys()]) this.#afterJob(conn, name);
   }
 
   async #runMap(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): Promise<void> {

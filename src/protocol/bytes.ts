@@ -15,10 +15,10 @@ export function toBytes(value: Payload): Uint8Array {
   return typeof value === "string" ? encoder.encode(value) : value;
 }
 
-/** Decodes UTF-8 bytes. Short ASCII fields (handles, names) skip TextDecoder, which is slower for them. */
+/** Decodes UTF-8 bytes. Very short ASCII fields skip TextDecoder, whose call costs more than they do. */
 export function utf8(bytes: Uint8Array): string {
   const n = bytes.length;
-  if (n <= 64) {
+  if (n <= 12) {
     let s = "";
     for (let i = 0; i < n; i++) {
       const c = bytes[i]!;

@@ -14,6 +14,18 @@ const CLK_TCK = 100;
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Every child this process starts, so that none outlives it (a crash, Ctrl-C): killed by pid on exit.
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+process.once("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+for (const sig of ["SIGINT", "SIGTERM"]) process.once(sig, () => process.exit(130));
+
 /** Parses `--key=value` / `--flag` arguments. */
 export function parseArgs(argv = process.argv.slice(2)) {
   const out = {};
@@ -76,10 +88,10 @@ export async function startGearmand(args = []) {
   if (!GEARMAND) throw new Error("gearmand not found (apt-get install gearman-job-server)");
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "bench-gearmand-"));
-  const child = spawn(GEARMAND, [
+  const child = track(spawn(GEARMAND, [
     "--listen=127.0.0.1", `--port=${port}`, "--log-file=stderr", "--verbose=ERROR",
     `--pid-file=${join(dir, "gearmand.pid")}`, ...args,
-  ], { stdio: ["ignore", "ignore", "pipe"] });
+  ], { stdio: ["ignore", "ignore", "pipe"] }));
   let log = "";
   child.stderr.on("data", (d) => {
     log += d;
@@ -158,9 +170,9 @@ export async function waitForWorkers(port, fn, n, timeoutMs = 10_000) {
  */
 export async function startDaemon(cmd, args, { env, readyMs = 15_000, nodeArgs } = {}) {
   const isNode = cmd.endsWith(".mjs");
-  const child = isNode
+  const child = track(isNode
     ? spawn(process.execPath, [...(nodeArgs ?? []), cmd, ...args], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } })
-    : spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
+    : spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } }));
   let out = "";
   let err = "";
   child.stderr.on("data", (d) => {
@@ -232,9 +244,9 @@ export function runJson(cmd, args, { timeoutMs = 60_000, env, nodeArgs } = {}) {
   return new Promise((resolve) => {
     const isNode = cmd.endsWith(".mjs");
     const t0 = Date.now();
-    const child = isNode
+    const child = track(isNode
       ? spawn(process.execPath, [...(nodeArgs ?? []), cmd, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
-      : spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+      : spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } }));
     let out = "";
     let err = "";
     let timedOut = false;
