@@ -223,7 +223,7 @@ export class ClientConnection {
     this.#taskCount = 0;
     for (const t of orphans) t.onSettle = undefined;
     this.#events.closed(this, error, orphans);
-    const err = error ?? new ClosedError(`the connection to ${this.server} was closed before the server answered`);
+    const err = error ?? new ClosedError(`closed before ${this.server} answered`);
     for (const req of pending) req.fail(err);
   }
 }

@@ -190,7 +190,7 @@ export class BaseClient {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = (): void => task.error_(new AbortError(`task for ${task.functionName} aborted`, { cause: o.signal?.reason }));
     if (o.timeout !== undefined) {
-      timer = setTimeout(() => task.error_(new TimeoutError(`task for ${task.functionName} got no result within ${o.timeout} ms; the server may still run it`)), o.timeout);
+      timer = setTimeout(() => task.error_(new TimeoutError(`no result for ${task.functionName} within ${o.timeout} ms (the server may still run it)`)), o.timeout);
     }
     if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener("abort", onAbort, { once: true });

@@ -28,6 +28,13 @@ export interface PacketConnectionOptions {
   tap?: (direction: "out" | "in", packet: Packet) => void;
 }
 
+/**
+ * Flushes once this turn's microtasks are done (setImmediate on Node and Bun; a microtask
+ * elsewhere), so that what promise continuations queue several ticks deep (a handler's result, the
+ * GRAB after it) leaves in the same write.
+ */
+const deferFlush: (fn: () => void) => void = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ?? queueMicrotask;
+
 /** A packet-level view of one transport. */
 export class PacketConnection {
   readonly remote: string;
@@ -82,7 +89,7 @@ export class PacketConnection {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => {
+    deferFlush(() => {
       this.#flushScheduled = false;
       this.#flush();
     });

@@ -38,9 +38,7 @@ export class Job<C = unknown> {
   readonly workload: Uint8Array;
   /** The context given to `defineFunction`. */
   readonly context: C;
-  /** Aborted when the job must stop: timeout, requeue, worker stop. */
-  readonly signal: AbortSignal;
-  #controller: AbortController;
+  #controller: AbortController | undefined;
   #channel: JobChannel;
   #ended = false;
 
@@ -52,9 +50,15 @@ export class Job<C = unknown> {
     this.reducer = fields.reducer;
     this.workload = fields.workload;
     this.context = fields.context;
-    this.#controller = new AbortController();
-    this.signal = this.#controller.signal;
     this.#channel = channel;
+  }
+
+  /**
+   * Aborted when the job must stop: timeout, requeue, worker stop. Made on first use: an
+   * AbortController costs more than the rest of a small job.
+   */
+  get signal(): AbortSignal {
+    return (this.#controller ??= new AbortController()).signal;
   }
 
   /** True once the job ended (terminal packet sent, or the job was taken back). */
@@ -100,6 +104,6 @@ export class Job<C = unknown> {
   /** @internal Takes the job away without sending anything (timeout, requeue, stop). */
   abort_(reason: string): void {
     this.#ended = true;
-    if (!this.signal.aborted) this.#controller.abort(new Error(reason));
+    if (!this.signal.aborted) this.#controller!.abort(new Error(reason));
   }
 }

@@ -108,7 +108,7 @@ function common(o: CommonOptions, fallback: ConnectorFactory | undefined): Resol
   }
   const factory = o.connector ?? fallback;
   if (!factory) {
-    throw new InvalidArgumentError("no connector: pass options.connector, or import Client/Worker from a runtime entry (gearman-sdk) rather than gearman-sdk/core");
+    throw new InvalidArgumentError("no connector: pass options.connector, or import from gearman-sdk rather than gearman-sdk/core");
   }
   return {
     servers: Object.freeze([...o.servers]),

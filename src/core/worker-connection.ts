@@ -33,8 +33,10 @@ export interface WorkerConnectionOwner {
 /** One worker connection to one server. */
 export class WorkerConnection {
   readonly server: string;
-  /** A GRAB is out and unanswered. */
-  grabbing = false;
+  /** GRABs sent and not answered yet (several may be out: one per free slot). */
+  grabs = 0;
+  /** A GRAB was answered NO_JOB while others are still out: send no more until they are answered. */
+  #sawNoJob = false;
   /** PRE_SLEEP sent; waiting for NOOP. */
   sleeping = false;
   /** Jobs held on this connection, by handle. */
@@ -71,6 +73,11 @@ export class WorkerConnection {
     return this.#conn.closed;
   }
 
+  /** Another GRAB may be sent now. */
+  get canGrab(): boolean {
+    return !this.#conn.closed && !this.sleeping && !this.#sawNoJob && !this.draining;
+  }
+
   /** Grabbing is held back while an errored job waits for its siblings to end. */
   get draining(): boolean {
     return this.deferredRequeue.size > 0;
@@ -96,7 +103,7 @@ export class WorkerConnection {
 
   /** Asks for a job. */
   grab(): void {
-    this.grabbing = true;
+    this.grabs++;
     this.sleeping = false;
     this.#stopPoll();
     this.send(PacketType.GRAB_JOB_ALL, []);
@@ -140,12 +147,15 @@ export class WorkerConnection {
   #onPacket(p: Packet): void {
     switch (p.type) {
       case PacketType.NO_JOB:
-        this.grabbing = false;
-        this.sleeping = true;
-        this.send(PacketType.PRE_SLEEP, []);
-        // Like libgearman (GEARMAN_WORKER_WAIT_TIMEOUT), grab again after a while even without NOOP.
-        this.#stopPoll();
-        if (this.#pollInterval > 0) this.#pollTimer = setTimeout(() => this.wake(), this.#pollInterval);
+        // With other GRABs still out, send no more and sleep once they are all answered.
+        this.#sawNoJob = --this.grabs > 0;
+        if (!this.#sawNoJob) {
+          this.sleeping = true;
+          this.send(PacketType.PRE_SLEEP, []);
+          // Like libgearman (GEARMAN_WORKER_WAIT_TIMEOUT), grab again after a while even without NOOP.
+          this.#stopPoll();
+          if (this.#pollInterval > 0) this.#pollTimer = setTimeout(() => this.wake(), this.#pollInterval);
+        }
         this.#owner.idle(this, true);
         return;
       case PacketType.NOOP:
@@ -154,7 +164,8 @@ export class WorkerConnection {
       case PacketType.JOB_ASSIGN:
       case PacketType.JOB_ASSIGN_UNIQ:
       case PacketType.JOB_ASSIGN_ALL: {
-        this.grabbing = false;
+        this.grabs--;
+        this.#sawNoJob = false;
         const all = p.type === PacketType.JOB_ASSIGN_ALL;
         const uniq = p.type !== PacketType.JOB_ASSIGN;
         this.#owner.assigned(this, {

@@ -13,7 +13,7 @@ import { assertFunctionName } from "../protocol/validate.ts";
 import { BaseClient } from "./client.ts";
 import { backoffDelay, deferred, type Deferred } from "./events.ts";
 import {
-  type FunctionDefinition, type FunctionOptions, GearmanReturn, type HandlerResult, isReturnCode,
+  type FunctionDefinition, type FunctionOptions, GearmanReturn, type HandlerResult,
   type JobHandler, type PartitionFunction,
 } from "./functions.ts";
 import { Job } from "./job.ts";
@@ -188,21 +188,29 @@ export class BaseWorker {
 
   #onClosed(slot: Slot, conn: WorkerConnection, err: GearmanError | undefined): void {
     if (slot.conn === conn) slot.conn = undefined;
-    if (conn.grabbing) this.#grabsOut--;
+    this.#grabsOut -= conn.grabs;
     // gearmand requeues every job this connection held; results sent now would be refused.
     for (const { job } of conn.jobs.values()) job.abort_(`connection to ${slot.server} lost`);
     this.#scheduleReconnect(slot, err);
   }
 
-  /** Sends GRABs while slots are free: never more jobs than `concurrency`. */
+  /**
+   * Sends GRABs while slots are free: never more jobs than `concurrency`. One GRAB per free slot,
+   * pipelined, spread round-robin over the connections that may grab.
+   */
   #pump(): void {
     if (!this.#started || this.#stopping || this.#functions.size === 0) return;
-    for (const s of this.#slots) {
-      const c = s.conn;
-      if (this.#options.concurrency - this.#running - this.#grabsOut <= 0) return;
-      if (!c || c.closed || c.grabbing || c.sleeping || c.draining) continue;
-      this.#grabsOut++;
-      c.grab();
+    let free = this.#options.concurrency - this.#running - this.#grabsOut;
+    for (let more = true; free > 0 && more;) {
+      more = false;
+      for (const s of this.#slots) {
+        if (free > 0 && s.conn?.canGrab) {
+          this.#grabsOut++;
+          free--;
+          s.conn.grab();
+          more = true;
+        }
+      }
     }
   }
 
@@ -216,7 +224,7 @@ export class BaseWorker {
     conn.jobs.set(a.handle, { job, def });
     this.#grabAnswered(conn);
     if (!def) {
-      this.#options.logger.warn?.(`got job ${a.handle} for ${a.functionName}, which this worker does not define; failing it`);
+      this.#options.logger.warn?.(`job ${a.handle} is for ${a.functionName}, which this worker does not define: it fails`);
       this.#finish(conn, job, [[PacketType.WORK_WARNING, [a.handle, `no handler for ${a.functionName}`]], [PacketType.WORK_FAIL, [a.handle]]]);
       this.#pump();
       return;
@@ -255,7 +263,7 @@ export class BaseWorker {
       // A timed-out job may have come back to this connection, under the same handle, while this
       // handler still ran: that entry is the new run's, and removing it would let CANT_DO take it back.
       if (conn.jobs.get(h)?.job === job) conn.jobs.delete(h);
-      if (!job.signal.aborted) this.#options.logger.warn?.(`the handler of ${def.name} returned after job ${h} had ended; its result was dropped`);
+      if (!job.signal.aborted) this.#options.logger.warn?.(`${def.name} returned after job ${h} had ended: result dropped`);
       return;
     }
     if (threw) {
@@ -270,7 +278,7 @@ export class BaseWorker {
     this.#errorCounts.delete(def.name);
     if (outcome === undefined || outcome === GearmanReturn.SUCCESS) return this.#finish(conn, job, [[PacketType.WORK_COMPLETE, [h, ""]]]);
     if (typeof outcome === "string" || outcome instanceof Uint8Array) return this.#finish(conn, job, [[PacketType.WORK_COMPLETE, [h, toBytes(outcome)]]]);
-    this.#options.logger.warn?.(`the handler of ${def.name} returned ${isReturnCode(outcome) ? outcome.name : typeof outcome}, which is not a payload or GearmanReturn; failing job ${h}`);
+    this.#options.logger.warn?.(`${def.name} returned a ${typeof outcome}, not a payload or GearmanReturn: job ${h} fails`);
     this.#finish(conn, job, [[PacketType.WORK_FAIL, [h]]]);
   }
 
@@ -311,8 +319,8 @@ export class BaseWorker {
   #afterJob(conn: WorkerConnection, name: string): void {
     const waiting = conn.deferredRequeue.get(name);
     // A GRAB still out may be answered with a job of this function, which the CANT_DO would take
-    // back while it runs here (it would run twice): wait for the answer (#grabAnswered).
-    if (waiting === undefined || conn.heldOf(name) > 0 || conn.grabbing) return;
+    // back while it runs here (it would run twice): wait for every answer (#grabAnswered).
+    if (waiting === undefined || conn.heldOf(name) > 0 || conn.grabs > 0) return;
     conn.deferredRequeue.delete(name);
     for (const [h, { job }] of conn.jobs) if (job.functionName === name && job.ended) conn.jobs.delete(h);
     conn.cantDo(name);

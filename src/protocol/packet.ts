@@ -30,6 +30,8 @@ export function argText(packet: Packet, i: number): string {
   return a === undefined ? "" : utf8(a);
 }
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Appends encoded packets to one growing buffer, so that everything queued in one turn of the event
  * loop leaves in one write. `take()` hands out the bytes (owned by the caller) and starts afresh.
@@ -99,10 +101,9 @@ export class PacketWriter {
   /** Returns everything written so far as an owned buffer and resets the writer. */
   take(): Uint8Array<ArrayBuffer> {
     const out = this.#buf.subarray(0, this.#len);
-    // The taken bytes now belong to the caller (a transport may hold them), so start a new buffer.
-    const next = Math.min(Math.max(4096, this.#len), 1 << 20);
-    this.#buf = new Uint8Array(next);
-    this.#view = new DataView(this.#buf.buffer);
+    // The taken bytes now belong to the caller (a transport may hold them); the next write
+    // allocates afresh, so a one-shot writer (encodePacket, a relay's per-message writer) never does.
+    this.#buf = EMPTY;
     this.#len = 0;
     return out;
   }
@@ -124,7 +125,7 @@ export class PacketWriter {
   #reserve(extra: number): void {
     const need = this.#len + extra;
     if (need <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
+    let size = this.#buf.length * 2 || 4096;
     while (size < need) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(0, this.#len));
