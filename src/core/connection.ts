@@ -8,6 +8,7 @@ import { ConnectionError, type GearmanError, PolicyError, ProtocolError } from "
 import type { Magic } from "../protocol/constants.ts";
 import { PacketDecoder } from "../protocol/decoder.ts";
 import { type Packet, type PacketArg, PacketWriter } from "../protocol/packet.ts";
+import { afterThisTurn } from "./events.ts";
 import type { Transport } from "./transport.ts";
 
 /** What a {@link PacketConnection} reports to its owner. */
@@ -28,12 +29,6 @@ export interface PacketConnectionOptions {
   tap?: (direction: "out" | "in", packet: Packet) => void;
 }
 
-/**
- * Flushes once this turn's microtasks are done (setImmediate on Node and Bun; a microtask
- * elsewhere), so that what promise continuations queue several ticks deep (a handler's result, the
- * GRAB after it) leaves in the same write.
- */
-const deferFlush: (fn: () => void) => void = (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ?? queueMicrotask;
 
 /** A packet-level view of one transport. */
 export class PacketConnection {
@@ -89,7 +84,7 @@ export class PacketConnection {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    deferFlush(() => {
+    afterThisTurn(() => {
       this.#flushScheduled = false;
       this.#flush();
     });
