@@ -1,9 +1,13 @@
 // Browser (playground): the packet inspector. Every packet the tab's client and worker send or
 // receive, decoded (type name, named fields, hex), filterable. Fed by the `tap` option.
-import { encodePacket, type Packet, PACKET_ARGS, packetTypeName, type PacketTypeNumber } from "../src/browser.ts";
+import { encodePacket, type Packet, packetTypeName } from "../src/browser.ts";
+import { fieldNames, fieldText, hexDump } from "./packet-fields.ts";
 
 /** Which of the tab's connections a packet went over. */
 export type PacketSource = "client" | "worker";
+
+/** The `tap` option of a Client or Worker: called with every packet it sends or receives. */
+export type PacketTap = (direction: "out" | "in", packet: Packet, server: string) => void;
 
 interface Entry {
   seq: number;
@@ -34,49 +38,8 @@ export interface PacketLogElements {
 }
 
 const MAX_ENTRIES = 1000;
-const HEX_LIMIT = 4096;
-const FIELD_PREVIEW = 48;
 // The worker's idle loop: useful to see once, noisy after that.
 const IDLE = new Set(["PRE_SLEEP", "NOOP", "GRAB_JOB", "GRAB_JOB_UNIQ", "GRAB_JOB_ALL", "NO_JOB"]);
-const decoder = new TextDecoder("utf-8", { fatal: false });
-
-/** False for control characters other than tab, newline and CR, and for U+FFFD (invalid UTF-8). */
-function printable(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f || c === 0xfffd) return false;
-  }
-  return true;
-}
-
-/** Shows a field as text when it is printable UTF-8, else as a short hex string. */
-export function fieldText(bytes: Uint8Array): string {
-  const s = decoder.decode(bytes.subarray(0, FIELD_PREVIEW * 4));
-  if (!printable(s)) {
-    const hex = [...bytes.subarray(0, FIELD_PREVIEW / 2)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
-    return `0x[${hex}${bytes.length > FIELD_PREVIEW / 2 ? " …" : ""}]`;
-  }
-  const one = s.replace(/\n/g, "⏎").replace(/\t/g, "⇥");
-  return JSON.stringify(one.length > FIELD_PREVIEW ? `${one.slice(0, FIELD_PREVIEW)}…` : one);
-}
-
-/** A classic hex dump: offset, 16 bytes, printable ASCII. */
-export function hexDump(bytes: Uint8Array, limit: number = HEX_LIMIT): string {
-  const lines: string[] = [];
-  const n = Math.min(bytes.length, limit);
-  for (let off = 0; off < n; off += 16) {
-    const row = bytes.subarray(off, Math.min(off + 16, n));
-    const hex = [...row].map((b) => b.toString(16).padStart(2, "0")).join(" ");
-    const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
-    lines.push(`${off.toString(16).padStart(6, "0")}  ${hex.padEnd(47)}  ${ascii}`);
-  }
-  if (bytes.length > limit) lines.push(`… ${bytes.length - limit} more bytes`);
-  return lines.join("\n");
-}
-
-function fieldNames(type: number): readonly string[] {
-  return PACKET_ARGS[type as PacketTypeNumber] ?? [];
-}
 
 /** The packet inspector of one tab. */
 export class PacketLog {
@@ -100,7 +63,7 @@ export class PacketLog {
   }
 
   /** A `tap` for the client or worker options: `tap: log.tap("worker")`. */
-  tap(source: PacketSource): (direction: "out" | "in", packet: Packet, server: string) => void {
+  tap(source: PacketSource): PacketTap {
     return (direction, packet, server) => this.add(source, direction, packet, server);
   }
 

@@ -1,0 +1,116 @@
+// Browser (playground): the Client panel. The tab's one Client, created on first use, and the
+// submit and map/reduce forms; each submission gets a card (task-card.ts).
+import { Client, type Priority, type Task } from "../src/browser.ts";
+import { bridgeUrl } from "./connection-header.ts";
+import { $, h, submitOnCtrlEnter } from "./dom.ts";
+import { errorMessage } from "./format.ts";
+import type { PacketTap } from "./packet-log.ts";
+import { type Preset, PRESETS } from "./presets.ts";
+import { followTask, taskCard } from "./task-card.ts";
+
+let client: Client | undefined;
+let logPacket: PacketTap = () => {};
+
+function getClient(): Client {
+  client ??= new Client({ servers: [bridgeUrl()], tap: logPacket });
+  return client;
+}
+
+/** The tab's Client, once something was submitted (for the console). */
+export function currentClient(): Client | undefined {
+  return client;
+}
+
+/** Wires the forms and the Clear finished button; `log` receives the client's packets. */
+export function wireClientPanel(log: PacketTap): void {
+  logPacket = log;
+  $("submit-form").addEventListener("submit", submitForm);
+  $("reduce-form").addEventListener("submit", reduceForm);
+  submitOnCtrlEnter($("submit-payload"));
+  submitOnCtrlEnter($("reduce-payload"));
+  const wc = PRESETS.find((p) => p.sample.reducer);
+  if (wc) ($("reduce-payload") as HTMLTextAreaElement).value = wc.sample.payload;
+  $("clear-tasks").addEventListener("click", () => {
+    for (const li of Array.from($("tasks").querySelectorAll("li.task:not([data-state=running])"))) li.remove();
+  });
+}
+
+/** Fills in a preset's sample: the map/reduce form when it has a reducer, else the submit form. */
+export function offerSample(sample: Preset["sample"]): void {
+  if (sample.reducer) {
+    ($("reduce-fn") as HTMLInputElement).value = sample.functionName;
+    ($("reduce-reducer") as HTMLInputElement).value = sample.reducer;
+    ($("reduce-payload") as HTMLTextAreaElement).value = sample.payload;
+  } else {
+    ($("submit-fn") as HTMLInputElement).value = sample.functionName;
+    ($("submit-payload") as HTMLTextAreaElement).value = sample.payload;
+  }
+}
+
+function submitForm(ev: SubmitEvent): void {
+  ev.preventDefault();
+  const fn = ($("submit-fn") as HTMLInputElement).value.trim();
+  const payload = ($("submit-payload") as HTMLTextAreaElement).value;
+  const priority = ($("submit-priority") as HTMLSelectElement).value as Priority;
+  const background = ($("submit-bg") as HTMLInputElement).checked;
+  const unique = ($("submit-unique") as HTMLInputElement).value;
+  const opts = { priority, ...(unique ? { unique } : {}) };
+  const card = taskCard(fn, `${priority}${background ? " · background" : ""}${unique ? ` · unique ${unique}` : ""}`, payload);
+  if (background) {
+    getClient().submitBackground(fn, payload, opts).then(
+      (handle) => {
+        card.handle(handle);
+        card.event(`created ${handle}`);
+        card.setState("queued (background)", "ok");
+        const check = h("button", { type: "button", textContent: "Get status" });
+        check.setAttribute("aria-label", `Get the status of ${handle}`);
+        check.addEventListener("click", () => {
+          getClient().getStatus(handle).then(
+            (s) =>
+              card.result(
+                s.known
+                  ? `Status: ${s.running ? "running" : "queued"}${s.denominator ? `, ${s.numerator}/${s.denominator}` : ""}`
+                  : "Status: finished (the server no longer knows it)",
+                "ok",
+              ),
+            (err: unknown) => card.result(`Status: ${errorMessage(err)}`, "error"),
+          );
+        });
+        card.item.append(check);
+        // This page never hears a background task's outcome: the card counts as finished (Clear finished, the cap).
+        card.item.dataset.state = "complete";
+      },
+      (err: unknown) => {
+        card.setState("error", "error");
+        card.result(`Error: ${errorMessage(err)}`, "error");
+      },
+    );
+    return;
+  }
+  let task: Task;
+  try {
+    task = getClient().submit(fn, payload, opts);
+  } catch (err) {
+    card.setState("rejected", "error");
+    card.result(`Error: ${errorMessage(err)}`, "error");
+    return;
+  }
+  followTask(task, card);
+}
+
+function reduceForm(ev: SubmitEvent): void {
+  ev.preventDefault();
+  const fn = ($("reduce-fn") as HTMLInputElement).value.trim();
+  const reducer = ($("reduce-reducer") as HTMLInputElement).value.trim();
+  const payload = ($("reduce-payload") as HTMLTextAreaElement).value;
+  const card = taskCard(fn, `map/reduce → ${reducer}`, payload);
+  let task: Task;
+  try {
+    task = getClient().submitReduce(fn, reducer, payload);
+  } catch (err) {
+    card.setState("rejected", "error");
+    card.result(`Error: ${errorMessage(err)}`, "error");
+    return;
+  }
+  followTask(task, card);
+}

@@ -1,0 +1,136 @@
+// Browser (playground): one card in the client panel's task list (#tasks) per submitted task: its
+// handle, state, progress, events and outcome. followTask() keeps a card up to date from the Task.
+import { JobExceptionError, JobFailedError, type Task, type TaskEvent } from "../src/browser.ts";
+import { $, announce, h } from "./dom.ts";
+import { decodeText, errorMessage, preview } from "./format.ts";
+import { fieldText } from "./packet-fields.ts";
+
+const MAX_TASKS = 50;
+const MAX_EVENTS = 30;
+
+/** A task's card, newest first in #tasks. */
+export interface TaskCard {
+  item: HTMLLIElement;
+  progress: HTMLProgressElement;
+  pct: HTMLElement;
+  setState(state: string, kind: "busy" | "ok" | "error" | "idle"): void;
+  event(line: string): void;
+  result(line: string, kind: "ok" | "error"): void;
+  handle(handle: string): void;
+}
+
+/** Adds a card for a task being submitted, dropping the oldest finished cards beyond the cap. */
+export function taskCard(title: string, meta: string, payload: string): TaskCard {
+  const state = h("span", { class: "badge", textContent: "submitting" });
+  state.dataset.kind = "busy";
+  const handle = h("code", { class: "handle" });
+  const progress = h("progress", { max: 1, value: 0, hidden: true });
+  progress.setAttribute("aria-label", `Progress of ${title}`);
+  const pct = h("span", { class: "pct muted small" });
+  const events = h("ol", { class: "events" });
+  const out = h("output", { class: "result" });
+  const item = h(
+    "li",
+    { class: "task" },
+    h(
+      "div",
+      { class: "task-head" },
+      h("strong", { textContent: title }),
+      " ",
+      h("span", { class: "muted small", textContent: meta }),
+      " ",
+      handle,
+      " ",
+      state,
+    ),
+    h("div", { class: "payload", textContent: preview(payload.replace(/\n/g, "⏎ ")) }),
+    h("div", { class: "progress-row" }, progress, pct),
+    events,
+    out,
+  );
+  item.dataset.function = title;
+  item.dataset.state = "running";
+  const list = $("tasks");
+  list.prepend(item);
+  const finished = Array.from(list.querySelectorAll<HTMLLIElement>("li.task:not([data-state=running])"));
+  for (const old of finished.slice(Math.max(0, MAX_TASKS - (list.children.length - finished.length)))) old.remove();
+  return {
+    item,
+    progress,
+    pct,
+    setState(s, kind) {
+      state.textContent = s;
+      state.dataset.kind = kind;
+    },
+    event(line) {
+      events.append(h("li", { textContent: line }));
+      if (events.children.length > MAX_EVENTS) events.firstElementChild?.remove();
+    },
+    result(line, kind) {
+      out.textContent = line;
+      out.dataset.kind = kind;
+      item.dataset.state = kind === "ok" ? "complete" : "error";
+      // One announcement per outcome, rather than a live region per task that speaks every status.
+      announce(`${title}: ${line}`);
+    },
+    handle(hd) {
+      handle.textContent = hd;
+    },
+  };
+}
+
+function describeEvent(ev: TaskEvent): string {
+  switch (ev.type) {
+    case "created":
+      return `created ${ev.handle}`;
+    case "data":
+      return `data ${fieldText(ev.data)}`;
+    case "warning":
+      return `warning ${fieldText(ev.data)}`;
+    case "status":
+      return `status ${ev.numerator}/${ev.denominator}`;
+    case "complete":
+      return `complete ${fieldText(ev.data)}`;
+    case "fail":
+      return "fail";
+    case "exception":
+      return `exception ${fieldText(ev.data)}`;
+  }
+}
+
+/** Shows the task's events, progress and outcome on its card. */
+export function followTask(task: Task, card: TaskCard): void {
+  task.on("*", (ev) => {
+    card.event(describeEvent(ev));
+    if (ev.type === "created") {
+      card.handle(ev.handle);
+      card.setState("running", "busy");
+    } else if (ev.type === "status" && ev.denominator > 0) {
+      card.progress.hidden = false;
+      card.progress.max = ev.denominator;
+      card.progress.value = Math.min(ev.numerator, ev.denominator);
+      card.progress.textContent = `${ev.numerator}/${ev.denominator}`;
+      card.pct.textContent = `${Math.round((100 * Math.min(ev.numerator, ev.denominator)) / ev.denominator)} %`;
+      card.setState(`running ${ev.numerator}/${ev.denominator}`, "busy");
+    }
+  });
+  task.result().then(
+    (data) => {
+      card.setState("complete", "ok");
+      if (!card.progress.hidden) card.progress.value = card.progress.max;
+      card.result(`Result: ${decodeText(data)}`, "ok");
+    },
+    (err: unknown) => {
+      if (err instanceof JobExceptionError) {
+        card.setState("exception", "error");
+        card.result(`Exception: ${err.text}`, "error");
+      } else if (err instanceof JobFailedError) {
+        card.setState("failed", "error");
+        card.result(`Failed${err.warnings.length ? `: ${decodeText(err.warnings.at(-1)!)}` : " (WORK_FAIL)"}`, "error");
+      } else {
+        card.setState("error", "error");
+        card.result(`Error: ${errorMessage(err)}`, "error");
+      }
+    },
+  );
+}
