@@ -28,7 +28,9 @@ class NodeTcpTransport implements Transport {
   start(sink: TransportSink): void {
     const s = this.#socket;
     let error: Error | undefined;
-    s.on("data", (chunk: Buffer) => sink.data(chunk));
+    // A plain Uint8Array view (no copy): a Buffer's slice() shares memory where Uint8Array's copies,
+    // so payloads handed out as Buffers would behave differently from every other transport's.
+    s.on("data", (chunk: Buffer) => sink.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
     s.on("drain", () => sink.drain());
     s.on("error", (err) => {
       error = new ConnectionError(`connection to ${this.remote} failed: ${err.message}`, { cause: err, server: this.remote });

@@ -352,6 +352,15 @@ if (want("bridge") && !bridgeMod.error) {
     const rd = A.policy.rate / A.direct.rate;
     row({ c: "", s: "policy bridge (startBridge)", v: `${fmt(A.policy.rate)} echoes/s, p50 ${fmt(A.policy.p50)} µs; relay ${fmt(A.policy.cpu, 1)} µs CPU/echo ${A.policy.err}`, ratio: `${x(rb)} of blind; ${x(rd)} of direct`, t: "≥ 0.85x blind; ≥ 0.5x direct", m: met(rb >= 0.85 && rd >= 0.5) });
     row({ c: "", s: "memory per idle WebSocket connection (200 open, incl. its gearmand socket)", v: `policy bridge ${kb(mem.policy.heap)} heap (RSS ${kb(mem.policy.rss)}); blind relay ${kb(mem.blind.heap)} (RSS ${kb(mem.blind.rss)})`, ratio: "", t: "", m: "" });
+    // Browser to browser (issue #7): two Chromium pages, worker and client, through the bridge (its own gearmand).
+    log("bridge browser-to-browser (Chromium)");
+    const bb = await runJson(join(BENCH_DIR, "browser-bridge.mjs"), [`--url=${bridgeMod.url}`, "--seconds=3.5", "--inflight=64", "--size=100", "--slots=4"], { timeoutMs: 60_000 });
+    raw.bridge.browser = bb;
+    row({
+      c: "", s: "browser → bridge → browser: Chromium pages, Worker (concurrency 4) + Client, 100 B echo jobs, 64 in flight (≤ 5 s); p50 with 1 in flight",
+      v: Number.isFinite(bb.jobsPerSec) && !bb.error ? `${fmt(bb.jobsPerSec)} jobs/s, p50 ${fmt(bb.p50us)} µs (at 64 in flight ${fmt(bb.p50usAtInflight)} µs)${bb.bad ? `; **${bb.bad} bad results**` : ""}` : why(bb),
+      ratio: "", t: "", m: "",
+    });
   } catch (e) {
     row({ c: "h. bridge", s: "policy bridge", v: `failed: ${String(e.message ?? e).slice(0, 200)}`, ratio: "", t: "", m: "**no**" });
   } finally {
