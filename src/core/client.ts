@@ -20,7 +20,10 @@ import { randomUuid } from "./uuid.ts";
 export interface SubmitOptions {
   /** Queue: high, normal or low. @default "normal" */
   priority?: Priority;
-  /** Unique id (≤ 63 bytes, no NUL): submits with the same function and unique share one job. */
+  /**
+   * Unique id (≤ 63 bytes, no NUL): submits with the same function and unique share one job. Background
+   * submits without one get a random one, so that gearmand's persistent queue keeps every job.
+   */
   unique?: string;
   /** Aborting rejects the task with `AbortError` (the server keeps running the job). */
   signal?: AbortSignal;
@@ -171,7 +174,10 @@ export class BaseClient {
   #start(fn: string, payload: Payload, o: SubmitOptions, type: number, reducer: string | undefined, collect: boolean, background = false, epoch?: string): Task {
     assertFunctionName(fn);
     let unique = o.unique ?? "";
-    if (unique === "" && this.#options.libgearmanCompatible) unique = randomUuid();
+    // gearmand's persistent queues (libsqlite3, …) key rows on (unique, function): background jobs without a
+    // unique overwrite each other there, and all but the last are lost in a crash. So each gets its own, 23
+    // characters (74 random bits) to leave room for a bridge's `<principal>:` prefix within 63 bytes.
+    if (unique === "" && (this.#options.libgearmanCompatible || background)) unique = randomUuid().slice(0, this.#options.libgearmanCompatible ? 36 : 23);
     assertUnique(unique);
     const data = toBytes(payload);
     const args = reducer !== undefined ? [fn, unique, reducer, "", data] : epoch !== undefined ? [fn, unique, epoch, data] : [fn, unique, data];

@@ -8,7 +8,7 @@ import { ConnectionError, type GearmanError, PolicyError, ProtocolError } from "
 import type { Magic } from "../protocol/constants.ts";
 import { PacketDecoder } from "../protocol/decoder.ts";
 import { type Packet, type PacketArg, PacketWriter } from "../protocol/packet.ts";
-import { afterThisTurn } from "./events.ts";
+import { afterThisTurn, type Deferred, deferred } from "./events.ts";
 import type { Transport } from "./transport.ts";
 
 /** What a {@link PacketConnection} reports to its owner. */
@@ -30,6 +30,9 @@ export interface PacketConnectionOptions {
 }
 
 
+/** Queued bytes from which `send` writes at once rather than at the end of the turn. */
+const WRITE_NOW = 256 * 1024;
+
 /** A packet-level view of one transport. */
 export class PacketConnection {
   readonly remote: string;
@@ -39,6 +42,8 @@ export class PacketConnection {
   #writer = new PacketWriter();
   #flushScheduled = false;
   #blocked = false;
+  /** Resolved on the transport's drain (or the close): what `send` hands out while the transport pushes back. */
+  #drained: Deferred<void> | undefined;
   #closed = false;
   #closing = false;
   #tap: PacketConnectionOptions["tap"];
@@ -64,12 +69,18 @@ export class PacketConnection {
     return this.#closed;
   }
 
-  /** Queues a packet; everything queued in this turn leaves in one write. Throws on invalid fields. */
-  send(type: number, args: readonly PacketArg[]): void {
+  /**
+   * Queues a packet; everything queued in this turn leaves in one write. Throws on invalid fields. Past
+   * WRITE_NOW queued bytes it writes at once; while the transport pushes back it returns a promise that
+   * resolves on drain (or close), which a producer (a worker streaming WORK_DATA) awaits to stay bounded.
+   */
+  send(type: number, args: readonly PacketArg[]): Promise<void> | undefined {
     if (this.#closed) throw new ConnectionError(`connection to ${this.remote} is closed`, { server: this.remote });
     this.#writer.write(type, args, "req");
     if (this.#tap) this.#tap("out", { type: type as Packet["type"], magic: "req", args: args.map(tapArg) });
     this.#scheduleFlush();
+    if (this.#writer.length >= WRITE_NOW) this.#flush();
+    return this.#blocked ? (this.#drained ??= deferred<void>()).promise : undefined;
   }
 
   /** Flushes what is queued, then closes. */
@@ -99,6 +110,9 @@ export class PacketConnection {
     this.#blocked = false;
     // What queued while the transport pushed back goes out now, in one write.
     this.#flush();
+    // Producers go on; should this write have filled the transport again, their next send waits anew.
+    this.#drained?.resolve();
+    this.#drained = undefined;
   }
 
   #onData(chunk: Uint8Array): void {
@@ -144,6 +158,7 @@ export class PacketConnection {
 
   #finish(error: GearmanError | undefined): void {
     this.#closed = true;
+    this.#drained?.resolve();
     this.#handler.closed(error);
   }
 }

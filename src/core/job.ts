@@ -10,8 +10,8 @@ import type { PacketArg } from "../protocol/packet.ts";
 
 /** How a job reaches the wire (the worker connection) and its map/reduce fan-out. */
 export interface JobChannel {
-  /** Sends a packet for this job unless the connection is gone. */
-  send(type: number, args: readonly PacketArg[]): void;
+  /** Sends a packet for this job unless the connection is gone; a promise while the connection pushes back. */
+  send(type: number, args: readonly PacketArg[]): Promise<void> | undefined | void;
   /** A send after the end. */
   late(what: string): void;
   /** In a map job, `sendData` goes here instead of WORK_DATA. */
@@ -72,13 +72,14 @@ export class Job<C = unknown> {
   }
 
   /**
-   * Sends a piece of the result (WORK_DATA). In a map job it becomes a reducer job instead, and the
-   * promise waits while too many reducer jobs are in flight.
+   * Sends a piece of the result (WORK_DATA). The promise waits while the connection pushes back, so a
+   * handler that awaits it streams with bounded memory. In a map job it becomes a reducer job instead,
+   * and the promise waits while too many reducer jobs are in flight.
    */
   async sendData(data: Payload): Promise<void> {
     if (this.#ended) return this.#channel.late("sendData");
     if (this.#channel.reduce) return await this.#channel.reduce(toBytes(data));
-    this.#channel.send(PacketType.WORK_DATA, [this.handle, toBytes(data)]);
+    await this.#channel.send(PacketType.WORK_DATA, [this.handle, toBytes(data)]);
   }
 
   /** Reports progress (WORK_STATUS), e.g. `sendStatus(3, 10)`. */

@@ -121,9 +121,9 @@ export class WorkerConnection {
     this.#owner.idle(this, false);
   }
 
-  /** Sends a packet if the connection is still up. */
-  send(type: number, args: readonly PacketArg[]): void {
-    if (!this.#conn.closed) this.#conn.send(type, args);
+  /** Sends a packet if the connection is still up; a promise while the transport pushes back (PacketConnection.send). */
+  send(type: number, args: readonly PacketArg[]): Promise<void> | undefined {
+    return this.#conn.closed ? undefined : this.#conn.send(type, args);
   }
 
   /** Counts the jobs of one function held here. */

@@ -1,6 +1,6 @@
-// Node: test-plan sections B (bridge policy), C7, C8 and D1-D3 against a real gearmand and a real bridge.
+// Node: test-plan sections B (bridge policy), C7-C9 and D1-D3 against a real gearmand and a real bridge.
 import { fork } from "node:child_process";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -420,6 +420,65 @@ describe("C: through the bridge", () => {
     ok.ws.send(packet);
     await ok.next(T.JOB_CREATED);
     expect(await statusNames(env)).toContain("tenantA.c8");
+  });
+
+  test("C9: packets pass as they came unless rewritten, in whole packets per message however gearmand's bytes are cut", async () => {
+    const req = new PacketWriter();
+    req.write(T.ECHO_REQ, ["first"]);
+    req.write(T.SET_CLIENT_ID, ["mallory"]);
+    req.write(T.SUBMIT_JOB, ["tenantA.x", "k", "p"]);
+    req.write(T.SUBMIT_JOB_BG, ["tenantA.y", "", "q"]);
+    const sent = req.take();
+    // Upstream gets the bridge's own SET_CLIENT_ID, then the message without the peer's SET_CLIENT_ID and with the unique namespaced.
+    req.write(T.SET_CLIENT_ID, ["alice"]);
+    req.write(T.ECHO_REQ, ["first"]);
+    req.write(T.SUBMIT_JOB, ["tenantA.x", "alice:k", "p"]);
+    req.write(T.SUBMIT_JOB_BG, ["tenantA.y", "", "q"]);
+    const forwarded = req.take();
+    const replies = (aliceUnique: string): Uint8Array => {
+      const w = new PacketWriter();
+      w.write(T.ECHO_RES, [new Uint8Array(3000).fill(97)], "res");
+      w.write(T.JOB_CREATED, ["H:fake:1"], "res");
+      w.write(T.STATUS_RES_UNIQUE, [aliceUnique, "1", "0", "0", "0", "0"], "res");
+      w.write(T.NOOP, [], "res");
+      w.write(T.STATUS_RES_UNIQUE, ["bob:u2", "0", "0", "0", "0", "0"], "res");
+      w.write(T.ECHO_RES, ["tail"], "res");
+      return w.take();
+    };
+    // A scripted upstream: it records what the bridge forwards, then answers with replies cut into odd pieces.
+    const script = replies("alice:u1");
+    const got: Buffer[] = [];
+    const upstream = createServer((s) => {
+      s.on("data", async (d) => {
+        got.push(d);
+        if (Buffer.concat(got).length !== forwarded.length) return;
+        let at = 0;
+        for (const n of [5, 10, 1000, 2003, 20, 3, 30, 1, 17, 9]) {
+          s.write(script.subarray(at, (at += n)));
+          await sleep(3);
+        }
+        s.end(script.subarray(at));
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise<void>((r) => upstream.close(() => r())));
+    const b = await startBridge({ upstream: `127.0.0.1:${(upstream.address() as { port: number }).port}`, policy: POLICY, logger: () => {} });
+    cleanups.push(() => b.close());
+    const p = await openPeer(b.url, { token: "tok-alice" });
+    cleanups.push(() => p.ws.terminate());
+    const messages: Buffer[] = [];
+    p.ws.on("message", (d: Buffer) => messages.push(Buffer.from(d)));
+    p.ws.send(sent);
+    expect((await p.closed).code).toBe(1011);
+    expect(Buffer.concat(got).equals(forwarded)).toBe(true);
+    // Downstream: every message ends on a packet boundary; together they are the script with alice's prefix stripped.
+    expect(messages.length).toBeGreaterThan(1);
+    const check = new PacketDecoder({ expect: "res" });
+    for (const m of messages) {
+      check.push(m);
+      expect(check.idle).toBe(true);
+    }
+    expect(Buffer.concat(messages).equals(replies("u1"))).toBe(true);
   });
 });
 
