@@ -14,7 +14,7 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
-import { type AddressInfo, connect } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { ProtocolError } from "../src/errors.ts";
@@ -120,85 +120,128 @@ function wireSize(p: Packet): number {
   return p.args.length === 0 ? HEADER_SIZE : n;
 }
 
-/**
- * Relays one accepted WebSocket to its own TCP connection to gearmand: whole packets per message both
- * ways, the policy on every request, the rewrites, coupled backpressure, timers, and at the end the log line.
- */
-function relay(ws: WebSocket, who: Principal, meta: { origin: string | undefined; remote: string }, cfg: Config, bucket: TokenBucket,
-  done: (log: ConnectionLog) => void) {
-  const fromPeer = new PacketDecoder({ expect: "req", maxPacketSize: cfg.maxPacketSize });
-  const fromServer = new PacketDecoder({ expect: "res" });
-  const handles = new Set<string>();
-  const packetsIn = new Uint32Array(43);
-  const packetsOut = new Uint32Array(43);
-  const denials: string[] = [];
-  const timers: Timer[] = [];
-  const started = Date.now();
-  // partial: bytes of gearmand's stream (held by the decoder) of a packet not yet complete; unsent: bytes
-  // given to ws.send and not yet written; echoing: ECHO_REQ bytes gearmand has not answered yet.
-  let partial = 0, unsent = 0, echoing = 0, deniedStatus = 0, pings = 0, bytesIn = 0, bytesOut = 0;
-  let tcpBlocked = false, wsBlocked = false, wsPaused = false;
-  let closing: { code: number; reason: string } | undefined;
-  let slowTimer: Timer | undefined;
-  const timer = (ms: number, fn: () => void): number => timers.push(setTimeout(fn, ms).unref());
-  const tcp = connect({ ...cfg.upstream, noDelay: true });
+/** Relays one accepted WebSocket to its own TCP connection to gearmand. */
+class Relay {
+  #ws: WebSocket;
+  #tcp: Socket;
+  #who: Principal;
+  #cfg: Config;
+  #bucket: TokenBucket;
+  #fromPeer: PacketDecoder;
+  #fromServer = new PacketDecoder({ expect: "res" });
+  /** Bytes of gearmand's stream (held by the decoder) of a packet not yet complete. */
+  #partial = 0;
+  #handles = new Set<string>();
+  #deniedStatus = 0;
+  /** Bytes given to ws.send and not yet written. */
+  #unsent = 0;
+  /** ECHO_REQ bytes gearmand has not answered yet. */
+  #echoing = 0;
+  #tcpBlocked = false;
+  #wsBlocked = false;
+  #wsPaused = false;
+  #pings = 0;
+  #closing: { code: number; reason: string } | undefined;
+  #timers: Timer[] = [];
+  #slowTimer: Timer | undefined;
+  #started = Date.now();
+  #in = new Uint32Array(43);
+  #out = new Uint32Array(43);
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #denials: string[] = [];
 
-  const endUpstream = (): void => {
-    if (tcp.destroyed) return;
-    // FIN after what was already forwarded; gearmand then requeues the jobs this peer held.
-    tcp.end();
-    setTimeout(() => tcp.destroy(), 2000).unref();
-  };
+  constructor(ws: WebSocket, who: Principal, meta: { origin: string | undefined; remote: string }, cfg: Config, bucket: TokenBucket,
+    done: (log: ConnectionLog) => void) {
+    this.#ws = ws;
+    this.#who = who;
+    this.#cfg = cfg;
+    this.#bucket = bucket;
+    this.#fromPeer = new PacketDecoder({ expect: "req", maxPacketSize: cfg.maxPacketSize });
+    const tcp = (this.#tcp = connect({ ...cfg.upstream, noDelay: true }));
+    // Attribution (T12): gearmand's `workers` shows the principal, and peers cannot change it.
+    tcp.write(encodePacket(T.SET_CLIENT_ID, [who.id]));
+    tcp.on("data", (chunk: Buffer) => this.#fromUpstream(chunk));
+    tcp.on("drain", () => {
+      this.#tcpBlocked = false;
+      this.#updatePause();
+    });
+    tcp.on("error", () => {});
+    tcp.on("close", () => this.close(1011, "the connection to gearmand closed"));
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      if (this.#closing) return;
+      if (!isBinary) return this.close(1003, "text frames are not accepted: send binary \\0REQ packets");
+      try {
+        this.#fromWs(data);
+      } catch {
+        // A bug here must cost this connection, not the bridge process and every other peer.
+        this.close(1011, "internal bridge error");
+      }
+    });
+    ws.on("pong", () => (this.#pings = 0));
+    ws.on("error", () => {});
+    ws.on("close", (code: number, reason: Buffer) => {
+      const end = (this.#closing ??= { code, reason: reason.toString() });
+      for (const t of [...this.#timers, this.#slowTimer]) clearTimeout(t);
+      this.#endUpstream();
+      done({
+        type: "connection", principal: who.id, origin: meta.origin, remote: meta.remote, durationMs: Date.now() - this.#started,
+        code: end.code, reason: end.reason, packetsIn: counts(this.#in), packetsOut: counts(this.#out), bytesIn: this.#bytesIn,
+        bytesOut: this.#bytesOut, denials: this.#denials,
+      });
+    });
+    // The first packet must come in time; an empty message is no packet.
+    this.#timer(cfg.firstPacketMs, () => this.#bytesIn > 0 || this.close(1008, `no packet within ${cfg.firstPacketMs} ms`));
+    if (who.exp !== undefined) this.#expiry(who.exp * 1000);
+  }
 
-  const close = (code: number, reason: string): void => {
-    if (closing) return;
-    closing = { code, reason };
-    if (code !== 1000 && code !== 1001 && code !== 1011) denials.push(reason);
-    endUpstream();
+  /** Pings, and terminates a peer that missed two pongs (the bridge's heartbeat calls this). */
+  heartbeat(): void {
+    // A paused socket cannot read pongs; the slow-consumer timer covers that case.
+    if (this.#closing || this.#wsPaused) return;
+    if (this.#pings++ < 2) return this.#ws.ping();
+    this.#closing = { code: 1006, reason: "no pong: peer terminated" };
+    this.#ws.terminate();
+  }
+
+  /** Closes the WebSocket with a code and a reason, and the upstream connection with it. */
+  close(code: number, reason: string): void {
+    if (this.#closing) return;
+    this.#closing = { code, reason };
+    if (code !== 1000 && code !== 1001 && code !== 1011) this.#denials.push(reason);
+    this.#endUpstream();
     let short = reason;
     while (Buffer.byteLength(short) > 123) short = short.slice(0, -1);
-    ws.close(code, short);
+    this.#ws.close(code, short);
     // A peer that stopped reading never answers the close frame.
-    timer(cfg.closeGraceMs, () => ws.terminate());
-  };
+    this.#timer(this.#cfg.closeGraceMs, () => this.#ws.terminate());
+  }
 
-  // Coupled: while gearmand's replies cannot leave, stop reading the peer's requests as well;
-  // otherwise gearmand keeps executing them and buffers their replies without limit. ECHO is the
-  // one request answered with its own size, and loopback kernel buffers hide tens of MiB of it
-  // from tcp.write(), so unanswered ECHO bytes are capped at the high-water mark too.
-  const updatePause = (): void => {
-    const pause = tcpBlocked || wsBlocked || echoing > cfg.highWaterMark;
-    if (closing || pause === wsPaused) return;
-    wsPaused = pause;
-    if (pause) ws.pause();
-    else ws.resume();
-  };
-
-  const fromWs = (data: Buffer): void => {
-    bytesIn += data.length;
+  #fromWs(data: Buffer): void {
+    this.#bytesIn += data.length;
     let packets: Packet[];
     try {
-      packets = fromPeer.push(data);
+      packets = this.#fromPeer.push(data);
     } catch (err) {
       const { reason, message } = err as ProtocolError;
-      return close(PROTOCOL_CLOSE[reason] ?? 1002, reason === "bad_magic" ? BAD_MAGIC : message);
+      return this.close(PROTOCOL_CLOSE[reason] ?? 1002, reason === "bad_magic" ? BAD_MAGIC : message);
     }
-    if (!fromPeer.idle) return close(1002, "message ends inside a packet: send whole packets per WebSocket message");
+    if (!this.#fromPeer.idle) return this.close(1002, "message ends inside a packet: send whole packets per WebSocket message");
     // Check every packet before forwarding any, so a rejected message leaves nothing upstream. The message goes
     // on as it came unless a packet in it is rewritten (copied into `parts`, re-encoded) or dropped (null).
     let parts: Uint8Array[] | undefined;
     let at = 0, copied = 0;
     for (const p of packets) {
-      packetsIn[p.type]!++;
-      const v = checkRequest(p, who, bucket);
-      if (v.kind === "close") return close(v.code, v.reason);
+      this.#in[p.type]!++;
+      const v = checkRequest(p, this.#who, this.#bucket);
+      if (v.kind === "close") return this.close(v.code, v.reason);
       let args: readonly PacketArg[] | null | undefined = v.kind === "drop" ? null : v.args;
-      if (v.kind === "drop") denials.push(v.reason);
-      else if (p.type === T.GET_STATUS && !handles.has(utf8(p.args[0]!))) {
-        deniedStatus++;
-        denials.push("GET_STATUS of a foreign handle");
+      if (v.kind === "drop") this.#denials.push(v.reason);
+      else if (p.type === T.GET_STATUS && !this.#handles.has(utf8(p.args[0]!))) {
+        this.#deniedStatus++;
+        this.#denials.push("GET_STATUS of a foreign handle");
         args = [PLACEHOLDER];
-      } else if (p.type === T.ECHO_REQ) echoing += p.args[0]!.length;
+      } else if (p.type === T.ECHO_REQ) this.#echoing += p.args[0]!.length;
       const size = wireSize(p);
       if (args !== undefined) {
         (parts ??= []).push(data.subarray(copied, at));
@@ -208,36 +251,36 @@ function relay(ws: WebSocket, who: Principal, meta: { origin: string | undefined
       at += size;
     }
     const out = parts ? Buffer.concat([...parts, data.subarray(copied)]) : data;
-    if (out.length > 0 && !tcp.write(out)) tcpBlocked = true;
-    updatePause();
-  };
+    if (out.length > 0 && !this.#tcp.write(out)) this.#tcpBlocked = true;
+    this.#updatePause();
+  }
 
-  const fromUpstream = (chunk: Buffer): void => {
-    if (closing) return;
+  #fromUpstream(chunk: Buffer): void {
+    if (this.#closing) return;
     let packets: Packet[];
     try {
-      packets = fromServer.push(chunk);
+      packets = this.#fromServer.push(chunk);
     } catch (err) {
-      return close(1011, `gearmand sent an invalid packet: ${(err as Error).message}`);
+      return this.close(1011, `gearmand sent an invalid packet: ${(err as Error).message}`);
     }
     // Each message holds whole packets, however gearmand's bytes were cut: the chunk goes on as it came up to
     // its last whole packet, unless a packet is rewritten or began in an earlier chunk (`at` < 0): re-encoded.
     let parts: Uint8Array[] | undefined;
-    let at = -partial, copied = 0;
+    let at = -this.#partial, copied = 0;
     for (const p of packets) {
-      packetsOut[p.type]!++;
+      this.#out[p.type]!++;
       let type: number = p.type;
       let args: readonly PacketArg[] | undefined;
       if (p.type === T.JOB_CREATED) {
-        handles.add(utf8(p.args[0]!));
-        if (handles.size > cfg.maxHandles) handles.delete(handles.values().next().value!);
-      } else if (p.type === T.ECHO_RES) echoing -= p.args[0]!.length;
-      else if (p.type === T.STATUS_RES && deniedStatus > 0 && utf8(p.args[0]!) === PLACEHOLDER) {
-        deniedStatus--;
+        this.#handles.add(utf8(p.args[0]!));
+        if (this.#handles.size > this.#cfg.maxHandles) this.#handles.delete(this.#handles.values().next().value!);
+      } else if (p.type === T.ECHO_RES) this.#echoing -= p.args[0]!.length;
+      else if (p.type === T.STATUS_RES && this.#deniedStatus > 0 && utf8(p.args[0]!) === PLACEHOLDER) {
+        this.#deniedStatus--;
         type = T.ERROR;
         args = DENIED;
       } else if (p.type === T.STATUS_RES_UNIQUE) {
-        const unique = stripNamespace(p.args[0]!, who);
+        const unique = stripNamespace(p.args[0]!, this.#who);
         if (unique !== p.args[0]) args = [unique, ...p.args.slice(1)];
       }
       const size = wireSize(p);
@@ -247,82 +290,58 @@ function relay(ws: WebSocket, who: Principal, meta: { origin: string | undefined
       }
       at += size;
     }
-    partial = chunk.length - at;
-    if (parts) send(Buffer.concat([...parts, chunk.subarray(copied, at)]));
-    else if (at > 0) send(at === chunk.length ? chunk : chunk.subarray(0, at));
-    updatePause();
-  };
+    this.#partial = chunk.length - at;
+    if (parts) this.#send(Buffer.concat([...parts, chunk.subarray(copied, at)]));
+    else if (at > 0) this.#send(at === chunk.length ? chunk : chunk.subarray(0, at));
+    this.#updatePause();
+  }
 
-  const send = (bytes: Uint8Array): void => {
+  #send(bytes: Uint8Array): void {
     const n = bytes.length;
-    unsent += n;
-    bytesOut += n;
-    ws.send(bytes, () => {
-      unsent -= n;
-      if (!wsBlocked || unsent > cfg.lowWaterMark) return;
-      wsBlocked = false;
-      clearTimeout(slowTimer);
-      tcp.resume();
-      updatePause();
+    this.#unsent += n;
+    this.#bytesOut += n;
+    this.#ws.send(bytes, () => {
+      this.#unsent -= n;
+      if (!this.#wsBlocked || this.#unsent > this.#cfg.lowWaterMark) return;
+      this.#wsBlocked = false;
+      clearTimeout(this.#slowTimer);
+      this.#tcp.resume();
+      this.#updatePause();
     });
-    if (wsBlocked || unsent <= cfg.highWaterMark) return;
-    wsBlocked = true;
-    tcp.pause();
-    slowTimer = setTimeout(() => close(1008, "slow consumer"), cfg.slowConsumerMs).unref();
-  };
+    if (this.#wsBlocked || this.#unsent <= this.#cfg.highWaterMark) return;
+    this.#wsBlocked = true;
+    this.#tcp.pause();
+    this.#slowTimer = setTimeout(() => this.close(1008, "slow consumer"), this.#cfg.slowConsumerMs).unref();
+  }
 
-  const expiry = (at: number): void => {
+  // Coupled: while gearmand's replies cannot leave, stop reading the peer's requests as well;
+  // otherwise gearmand keeps executing them and buffers their replies without limit. ECHO is the
+  // one request answered with its own size, and loopback kernel buffers hide tens of MiB of it
+  // from tcp.write(), so unanswered ECHO bytes are capped at the high-water mark too.
+  #updatePause(): void {
+    const pause = this.#tcpBlocked || this.#wsBlocked || this.#echoing > this.#cfg.highWaterMark;
+    if (this.#closing || pause === this.#wsPaused) return;
+    this.#wsPaused = pause;
+    if (pause) this.#ws.pause();
+    else this.#ws.resume();
+  }
+
+  #endUpstream(): void {
+    if (this.#tcp.destroyed) return;
+    // FIN after what was already forwarded; gearmand then requeues the jobs this peer held.
+    this.#tcp.end();
+    setTimeout(() => this.#tcp.destroy(), 2000).unref();
+  }
+
+  #expiry(at: number): void {
     const left = at - Date.now();
-    if (left <= 0) return close(4401, "token expired");
-    timer(Math.min(left, 2 ** 31 - 1), () => expiry(at));
-  };
+    if (left <= 0) return this.close(4401, "token expired");
+    this.#timer(Math.min(left, 2 ** 31 - 1), () => this.#expiry(at));
+  }
 
-  // Attribution (T12): gearmand's `workers` shows the principal, and peers cannot change it.
-  tcp.write(encodePacket(T.SET_CLIENT_ID, [who.id]));
-  tcp.on("data", fromUpstream);
-  tcp.on("drain", () => {
-    tcpBlocked = false;
-    updatePause();
-  });
-  tcp.on("error", () => {});
-  tcp.on("close", () => close(1011, "the connection to gearmand closed"));
-  ws.on("message", (data: Buffer, isBinary: boolean) => {
-    if (closing) return;
-    if (!isBinary) return close(1003, "text frames are not accepted: send binary \\0REQ packets");
-    try {
-      fromWs(data);
-    } catch {
-      // A bug here must cost this connection, not the bridge process and every other peer.
-      close(1011, "internal bridge error");
-    }
-  });
-  ws.on("pong", () => (pings = 0));
-  ws.on("error", () => {});
-  ws.on("close", (code: number, reason: Buffer) => {
-    const end = (closing ??= { code, reason: reason.toString() });
-    for (const t of [...timers, slowTimer]) clearTimeout(t);
-    endUpstream();
-    done({
-      type: "connection", principal: who.id, origin: meta.origin, remote: meta.remote, durationMs: Date.now() - started,
-      code: end.code, reason: end.reason, packetsIn: counts(packetsIn), packetsOut: counts(packetsOut), bytesIn, bytesOut, denials,
-    });
-  });
-  // The first packet must come in time; an empty message is no packet.
-  timer(cfg.firstPacketMs, () => bytesIn > 0 || close(1008, `no packet within ${cfg.firstPacketMs} ms`));
-  if (who.exp !== undefined) expiry(who.exp * 1000);
-
-  return {
-    /** Pings, and terminates a peer that missed two pongs (the bridge's heartbeat calls this). */
-    heartbeat(): void {
-      // A paused socket cannot read pongs; the slow-consumer timer covers that case.
-      if (closing || wsPaused) return;
-      if (pings++ < 2) return ws.ping();
-      closing = { code: 1006, reason: "no pong: peer terminated" };
-      ws.terminate();
-    },
-    /** Closes the WebSocket with a code and a reason, and the upstream connection with it. */
-    close,
-  };
+  #timer(ms: number, fn: () => void): void {
+    this.#timers.push(setTimeout(fn, ms).unref());
+  }
 }
 
 function reject(socket: Duplex, status: number, text: string): void {
@@ -350,7 +369,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const proxies = new Set(policy.trustedProxies ?? []);
   const log = options.logger ?? ((e: BridgeLogEntry) => process.stderr.write(`${JSON.stringify(e)}\n`));
   const path = options.path ?? "/gearman";
-  const relays = new Set<ReturnType<typeof relay>>();
+  const relays = new Set<Relay>();
   const buckets = new Map<string, TokenBucket>();
   // Connections open or being admitted, by cap: "" all, "ip <address>", "id <principal>".
   const held = new Map<string, number>();
@@ -395,7 +414,12 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     hold("");
     hold(`ip ${remote}`);
     socket.once("close", release);
-    const who = await Promise.resolve().then(() => verify(req)).catch(() => null);
+    let who: Principal | null = null;
+    try {
+      who = await verify(req);
+    } catch {
+      // A verify that throws refuses the peer like one that returns null.
+    }
     if (socket.destroyed) return release();
     if (!who) return refuse(401, "missing or invalid token");
     if (principalProblem(who)) return refuse(500, "verify returned an unusable principal");
@@ -405,7 +429,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       socket.off("close", release);
       let bucket = buckets.get(who.id);
       if (!bucket) buckets.set(who.id, (bucket = new TokenBucket(cfg.submitsPerSecond, cfg.submitBurst)));
-      const r = relay(ws, who, { origin, remote }, cfg, bucket, (entry) => {
+      const r: Relay = new Relay(ws, who, { origin, remote }, cfg, bucket, (entry) => {
         relays.delete(r);
         release();
         log(entry);

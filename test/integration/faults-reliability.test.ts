@@ -139,7 +139,7 @@ describe("C1: worker killed mid-job through the bridge", () => {
     const c = res.client({ servers: [b.url], token: "tok-web" });
     const task = c.submit(fn, "x", { timeout: 20_000 });
     const o = watch(task);
-    await waitFor(() => runs.length === 1, 5000, "the first run");
+    await waitFor(() => runs.length === 1, 10_000, "the first run");
     const w2 = res.worker({ servers: [b.url], token: "tok-svc" });
     w2.defineFunction(fn, handler("w2"));
     await w2.start();
@@ -201,25 +201,28 @@ describe("C4: the client goes away while its job runs", () => {
     const c = res.client({ servers: [g.address] });
     const running = watch(c.submit(fn, "run", { timeout: 10_000 }));
     const queued = watch(c.submit(idle, "queued", { timeout: 10_000 }));
-    await waitFor(async () => (await total(g.port, fn)) === 1 && (await total(g.port, idle)) === 1, 5000, "both jobs on the server");
+    await waitFor(async () => (await total(g.port, fn)) === 1 && (await total(g.port, idle)) === 1, 10_000, "both jobs on the server");
+    const connections = (await admin(g.port, "workers")).length;
     await c.close();
     await expectOneOutcome(running, ClosedError);
     await expectOneOutcome(queued, ClosedError);
     // The queued job lost its only client: the server discards it when a worker asks (it never runs). The
-    // running one stays with its worker, whose result goes nowhere.
+    // running one stays with its worker, whose result goes nowhere. (Wait until the server has seen the client
+    // go, so that the new worker's first GRAB cannot overtake it.)
+    await waitFor(async () => (await admin(g.port, "workers")).length < connections, 10_000, "the server to drop the client");
     let idleRuns = 0;
     const late = res.worker({ servers: [g.address] });
     late.defineFunction(idle, () => void idleRuns++);
     await late.start();
-    await waitFor(async () => (await total(g.port, idle)) === 0, 5000, "the queued job discarded");
+    await waitFor(async () => (await total(g.port, idle)) === 0, 10_000, "the queued job discarded");
     expect(idleRuns).toBe(0);
     release.resolve();
-    await waitFor(() => finished === 1, 5000, "the running job to end");
-    await waitFor(async () => (await total(g.port, fn)) === 0, 5000, "the finished job gone");
+    await waitFor(() => finished === 1, 10_000, "the running job to end");
+    await waitFor(async () => (await total(g.port, fn)) === 0, 10_000, "the finished job gone");
     expect(logger.messages.filter((m) => m.startsWith("warn") || m.startsWith("error"))).toEqual([]);
     // The worker and a new client carry on.
     const c2 = res.client({ servers: [g.address] });
-    expect(text(await c2.execute(fn, "next", { timeout: 5000 }))).toBe("nobody listens");
+    expect(text(await c2.execute(fn, "next", { timeout: 10_000 }))).toBe("nobody listens");
   });
 
   it("the client's connection is cut mid-job: ConnectionError, except unique + resubmitOnReconnect, which completes once", async () => {
@@ -243,7 +246,7 @@ describe("C4: the client goes away while its job runs", () => {
     const key = fname("idem");
     const idempotent = watch(resub.submit(fn, "unique-resubmit", { unique: key, timeout: 10_000 }));
     const noKey = watch(resub.submit(fn, "resubmit-no-unique", { timeout: 10_000 }));
-    await waitFor(() => runs.size === 3, 5000, "three jobs running");
+    await waitFor(() => runs.size === 3, 10_000, "three jobs running");
     kPlain.transports[0]!.close();
     kResub.transports[0]!.close();
     await expectOneOutcome(noUnique, ConnectionError);
@@ -258,7 +261,7 @@ describe("C4: the client goes away while its job runs", () => {
     expect(again).toBeGreaterThanOrEqual(1);
     expect(again).toBeLessThanOrEqual(2);
     expect(kResub.transports.length).toBe(2);
-    await waitFor(async () => (await total(g.port, fn)) === 0, 5000, "every job gone from the server");
+    await waitFor(async () => (await total(g.port, fn)) === 0, 10_000, "every job gone from the server");
   });
 
   it("through the bridge: a terminated client WebSocket rejects with ConnectionError (not PolicyError); unique + resubmit completes", async () => {
@@ -278,14 +281,14 @@ describe("C4: the client goes away while its job runs", () => {
     const c = res.client({ servers: [b.url], connector: t.connector, resubmitOnReconnect: true, reconnectDelay: 20 });
     const lost = watch(c.submit(fn, "lost", { timeout: 10_000 }));
     const kept = watch(c.submit(fn, "kept", { unique: fname("k"), timeout: 10_000 }));
-    await waitFor(() => runs.size === 2, 5000, "both running");
+    await waitFor(() => runs.size === 2, 10_000, "both running");
     t.sockets[0]!.terminate();
     await expectOneOutcome(lost, ConnectionError);
     release.resolve();
     await expectOneOutcome(kept, "result");
     expect((kept.settled as { data: string }).data).toBe("done kept");
     expect(runs.get("kept")).toBeLessThanOrEqual(2);
-    await waitFor(async () => (await total(g.port, fn)) === 0, 5000, "every job gone from the server");
+    await waitFor(async () => (await total(g.port, fn)) === 0, 10_000, "every job gone from the server");
   });
 });
 
@@ -318,10 +321,10 @@ describe("C5/C6: gearmand kill -9 with jobs in flight (real gearmand, sqlite que
     });
     const fgRunning = watch(c.submit(fn, "fg-running", { timeout: 20_000 }));
     const bgRunning = await c.submitBackground(fn, "bg-running");
-    await waitFor(() => runs.length === 2, 5000, "two jobs running");
+    await waitFor(() => runs.length === 2, 10_000, "two jobs running");
     const queuedHandles = await Promise.all(Array.from({ length: 5 }, (_, i) => c.submitBackground(fn, `bg-${i}`)));
     const fgQueued = watch(c.submit(fn, "fg-queued", { timeout: 20_000 }));
-    await waitFor(async () => (await total(g.port, fn)) === 8, 5000, "8 jobs on gearmand");
+    await waitFor(async () => (await total(g.port, fn)) === 8, 10_000, "8 jobs on gearmand");
     // Each background submit went out with its own unique, though the caller gave none.
     expect(uniques.length).toBe(6);
     expect(new Set(uniques).size).toBe(6);
@@ -340,7 +343,7 @@ describe("C5/C6: gearmand kill -9 with jobs in flight (real gearmand, sqlite que
     const after = runs.filter((r) => r.at === "after").map((r) => r.payload).sort();
     // Foreground jobs are not persisted: they did not come back.
     expect(after).toEqual([...expected].sort());
-    await waitFor(async () => (await total(g.port, fn)) === 0, 5000, "the queue empty");
+    await waitFor(async () => (await total(g.port, fn)) === 0, 10_000, "the queue empty");
     // Handles restart with the new process: the client dropped its old handle → server map, so asking about an
     // old handle goes to the live server and does not throw (the number may now name another job: not stable).
     await expect(c.getStatus(queuedHandles[0]!)).resolves.toMatchObject({ handle: queuedHandles[0] });
@@ -503,7 +506,7 @@ describe("C11: map/reduce fan-out where one shard's worker dies", () => {
     expect(runs.filter((r) => r === "shard-3").length).toBe(2);
     for (let i = 0; i < SHARDS; i++) expect(runs).toContain(`shard-${i}`);
     expect(k.transports.length).toBe(2);
-    await waitFor(async () => (await total(inject("gearmandPort"), count)) === 0, 5000, "no reducer job left");
+    await waitFor(async () => (await total(inject("gearmandPort"), count)) === 0, 10_000, "no reducer job left");
     expect(await total(inject("gearmandPort"), split)).toBe(0);
   });
 });
