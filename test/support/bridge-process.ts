@@ -83,31 +83,25 @@ process.on("disconnect", () => process.exit(0));
 process.send({ type: "ready", url: bridge.url, port: bridge.port });
 `;
 
-let bundled: Promise<string> | undefined;
-
-/** Bundles the child once per test file (about 0.2 s). */
-function bundle(): Promise<string> {
-  bundled ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bridge-process-"));
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-    const entry = join(dir, "child.ts");
-    writeFileSync(entry, CHILD);
-    const { build } = await import("esbuild");
-    const outfile = join(dir, "child.mjs");
-    // ws is bundled in (the child runs outside node_modules); its optional native helpers stay out.
-    await build({
-      entryPoints: [entry], bundle: true, platform: "node", format: "esm", target: "node20", outfile,
-      external: ["bufferutil", "utf-8-validate"], logLevel: "silent",
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
-    return outfile;
-  })();
-  return bundled;
+/** Bundles the child into a temporary directory (about 0.2 s); the caller removes it once the child runs. */
+async function bundle(): Promise<{ dir: string; file: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "bridge-process-"));
+  const entry = join(dir, "child.ts");
+  writeFileSync(entry, CHILD);
+  const { build } = await import("esbuild");
+  const outfile = join(dir, "child.mjs");
+  // ws is bundled in (the child runs outside node_modules); its optional native helpers stay out.
+  await build({
+    entryPoints: [entry], bundle: true, platform: "node", format: "esm", target: "node20", outfile,
+    external: ["bufferutil", "utf-8-validate"], logLevel: "silent",
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  return { dir, file: outfile };
 }
 
 /** Starts the bridge in a child process and waits until it listens. */
 export async function startBridgeProcess(options: BridgeProcessOptions): Promise<BridgeProcess> {
-  const file = await bundle();
+  const { dir, file } = await bundle();
   const child: ChildProcess = fork(file, [JSON.stringify(options)], {
     execArgv: ["--expose-gc", ...(options.nodeFlags ?? [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -143,7 +137,8 @@ export async function startBridgeProcess(options: BridgeProcessOptions): Promise
       });
       child.send({ type, id, ...extra });
     });
-  const { url, port } = await ready;
+  // Loaded once at start (a restart stays in the same process): the bundle is not needed any more.
+  const { url, port } = await ready.finally(() => rmSync(dir, { recursive: true, force: true }));
   return {
     pid: child.pid!,
     port,
