@@ -274,9 +274,9 @@ export function runJson(cmd, args, { timeoutMs = 60_000, env, nodeArgs } = {}) {
 }
 
 /** Scratch output of the bench (ignored by git): compiled C pair, bundles of entries without a dist build. */
-export const BUILD_DIR = join(ROOT, "test-results", ".bench-build");
+export const BUILD_DIR = join(ROOT, "test", "results", ".bench-build");
 
-/** Compiles the C libgearman pair into test-results/.bench-build when the sources are newer. Returns paths, or an error. */
+/** Compiles the C libgearman pair into test/results/.bench-build when the sources are newer. Returns paths, or an error. */
 export function buildCPair() {
   const src = join(BENCH_DIR, "c");
   const bin = BUILD_DIR;

@@ -1,9 +1,9 @@
 // `npm run bench`: every case side by side in one run, each side in its own process, every case
-// bounded in count and time. Prints one table and writes test-results/bench.md and bench.json.
+// bounded in count and time. Prints one table and writes test/results/bench.md and bench.json.
 // Env: BENCH_REPS (default 3) repetitions of the throughput cases (median reported);
 //      BENCH_ONLY=echo,latency,... to run a subset; BENCH_NO_BUNDLE=1 to skip parts without a dist entry;
 //      GEARMAN_SDK_DIST=file:///.../node.js, BENCH_SERVER_URL, BENCH_BRIDGE_URL to measure other builds;
-//      BENCH_OUT=name writes test-results/<name>.md/.json instead of bench.md/.json.
+//      BENCH_OUT=name writes test/results/<name>.md/.json instead of bench.md/.json.
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
@@ -431,9 +431,9 @@ const preamble = [
 ].join("\n");
 const md = `${preamble}${table}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join("\n")}\n` : ""}\nTotal bench time ${meta.seconds.toFixed(0)} s.\n`;
 process.stdout.write(`\n${md}`);
-const outDir = join(ROOT, "test-results");
+const outDir = join(ROOT, "test", "results");
 mkdirSync(outDir, { recursive: true });
 const OUT = process.env.BENCH_OUT ?? "bench";
 writeFileSync(join(outDir, `${OUT}.md`), md);
 writeFileSync(join(outDir, `${OUT}.json`), `${JSON.stringify({ meta, rows, raw }, null, 2)}\n`);
-log(`wrote test-results/${OUT}.md and ${OUT}.json in ${meta.seconds.toFixed(0)} s`);
+log(`wrote test/results/${OUT}.md and ${OUT}.json in ${meta.seconds.toFixed(0)} s`);

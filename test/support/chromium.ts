@@ -21,7 +21,7 @@ export const CHROMIUM_ARGS: readonly string[] = [
 ];
 
 /** Where screenshots go (git-ignored). */
-export const RESULTS_DIR: string = join(import.meta.dirname, "..", "..", "test-results");
+export const RESULTS_DIR: string = join(import.meta.dirname, "..", "results");
 
 /** A running Chromium with a fresh profile. */
 export interface Chromium {
@@ -70,7 +70,7 @@ export async function launchChromium(): Promise<Chromium> {
   };
 }
 
-/** Saves a full-page screenshot as test-results/<name>.png and returns the path. */
+/** Saves a full-page screenshot as test/results/<name>.png and returns the path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const path = join(RESULTS_DIR, `${name.replace(/[^\w.-]+/g, "-")}.png`);
