@@ -6,7 +6,6 @@
  * dropped, and the caller fails the job at once (libgearman waits for the next loop).
  * @module
  */
-import { concatBytes } from "../protocol/bytes.ts";
 import type { BaseClient } from "./client.ts";
 import { deferred, type Deferred } from "./events.ts";
 
@@ -71,11 +70,6 @@ export class MapRun {
       await this.#idle.promise;
     }
     return this.#failure ? undefined : (this.#results as Uint8Array[]);
-  }
-
-  /** Concatenation in the given order: the default when there is no aggregator. */
-  static concat(results: Uint8Array[]): Uint8Array {
-    return concatBytes(results);
   }
 
   #settled(): void {

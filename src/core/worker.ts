@@ -6,7 +6,7 @@
  * @module
  */
 import { ClosedError, type GearmanError, InvalidArgumentError } from "../errors.ts";
-import { toBytes } from "../protocol/bytes.ts";
+import { concatBytes, toBytes } from "../protocol/bytes.ts";
 import { PacketType } from "../protocol/packet-types.ts";
 import type { PacketArg } from "../protocol/packet.ts";
 import { assertFunctionName } from "../protocol/validate.ts";
@@ -375,7 +375,7 @@ export class BaseWorker {
     if (!results || mapJob.ended) return;
     if (this.#options.libgearmanCompatible) results.reverse();
     try {
-      const out = def.aggregate ? toBytes(await def.aggregate(results, mapJob)) : MapRun.concat(results);
+      const out = def.aggregate ? toBytes(await def.aggregate(results, mapJob)) : concatBytes(results);
       this.#finish(conn, mapJob, [[PacketType.WORK_COMPLETE, [job.handle, out]]]);
     } catch (err) {
       run.fail(err instanceof Error ? err : new Error(String(err)));
