@@ -14,18 +14,33 @@ import type { Logger } from "./events.ts";
 import type { Task } from "./task.ts";
 import type { Transport } from "./transport.ts";
 
+/** A request waiting for its one reply: a submit carries its task, anything else its callbacks. */
 interface Request {
   readonly type: number;
   readonly args: readonly PacketArg[];
   readonly expect: number;
-  ok(packet: Packet): void;
-  fail(error: GearmanError): void;
+  readonly task: Task | undefined;
+  readonly ok: ((packet: Packet) => void) | undefined;
+  readonly fail: ((error: GearmanError) => void) | undefined;
 }
 
 /** What a {@link ClientConnection} tells its client. */
 export interface ClientConnectionEvents {
   /** The connection closed; `orphans` are the tasks that were in flight on it. */
   closed(conn: ClientConnection, error: GearmanError | undefined, orphans: Task[]): void;
+  /** The server created the job of a submitted task. */
+  created(conn: ClientConnection, task: Task, handle: string): void;
+  /** A submit was refused (ERROR) or its connection was lost before JOB_CREATED. */
+  submitFailed(conn: ClientConnection, task: Task, error: GearmanError): void;
+}
+
+/** Foreground jobs of one handle on one connection. gearmand sends every WORK_* packet once per
+ * listener, so a connection that submitted one job twice (coalesced by unique) gets each packet twice:
+ * `listeners` counts them and `skip` swallows the copies, which arrive back to back. */
+interface HandleEntry {
+  tasks: Task[];
+  listeners: number;
+  skip: number;
 }
 
 /** One connection of a client to one server. */
@@ -39,10 +54,8 @@ export class ClientConnection {
   #awaitingHead = 0;
   #backlog: Request[] = [];
   #backlogHead = 0;
-  /** Foreground jobs by handle. gearmand sends every WORK_* packet once per listener, so a connection that
-   * submitted one job twice (coalesced by unique) gets each packet twice: `listeners` counts them and
-   * `skip` swallows the copies, which arrive back to back. */
-  #tasks = new Map<string, { tasks: Task[]; listeners: number; skip: number }>();
+  /** Foreground jobs by handle. */
+  #tasks = new Map<string, HandleEntry>();
   #taskCount = 0;
 
   constructor(
@@ -73,36 +86,49 @@ export class ClientConnection {
 
   /** Sends a request whose one reply has type `expect` (or ERROR). */
   request(type: number, args: readonly PacketArg[], expect: number, ok: (p: Packet) => void, fail: (e: GearmanError) => void): void {
-    const req: Request = { type, args, expect, ok, fail };
+    this.#enqueue({ type, args, expect, task: undefined, ok, fail });
+  }
+
+  /** Submits a task (its SUBMIT_* packet); it receives its WORK_* packets from now on. */
+  submit(task: Task): void {
+    this.#enqueue({ type: task.spec.packetType, args: task.spec.args, expect: PacketType.JOB_CREATED, task, ok: undefined, fail: undefined });
+  }
+
+  /** Stops routing WORK_* packets to a task that ended. */
+  forget(task: Task): void {
+    const entry = this.#tasks.get(task.handle!);
+    if (!entry) return;
+    const i = entry.tasks.indexOf(task);
+    if (i < 0) return;
+    entry.tasks.splice(i, 1);
+    this.#taskCount--;
+  }
+
+  #enqueue(req: Request): void {
     if (this.#awaiting.length - this.#awaitingHead >= this.#window) this.#backlog.push(req);
     else this.#write(req);
   }
 
-  /** Submits a task; it receives its WORK_* packets from now on. */
-  submit(
-    task: Task,
-    type: number,
-    args: readonly PacketArg[],
-    background: boolean,
-    onHandle?: (handle: string) => void,
-    onError: (e: GearmanError) => void = (e) => task.error_(e),
-  ): void {
-    this.request(type, args, PacketType.JOB_CREATED, (p) => {
-      const handle = argText(p, 0);
-      if (!background) {
-        let entry = this.#tasks.get(handle);
-        if (!entry) this.#tasks.set(handle, (entry = { tasks: [], listeners: 0, skip: 0 }));
-        // The server attached this connection as a listener even if the task already ended locally.
-        entry.listeners++;
-        if (!task.done) {
-          entry.tasks.push(task);
-          this.#taskCount++;
-          task.onSettle = () => this.#forget(handle, task);
-        }
+  #created(task: Task, p: Packet): void {
+    const handle = argText(p, 0);
+    if (!task.spec.background) {
+      let entry = this.#tasks.get(handle);
+      if (!entry) this.#tasks.set(handle, (entry = { tasks: [], listeners: 0, skip: 0 }));
+      // The server attached this connection as a listener even if the task already ended locally.
+      entry.listeners++;
+      if (!task.done) {
+        entry.tasks.push(task);
+        this.#taskCount++;
+        task.owner = this;
       }
-      task.created_(handle);
-      onHandle?.(handle);
-    }, onError);
+    }
+    task.created_(handle);
+    this.#events.created(this, task, handle);
+  }
+
+  #failed(req: Request, error: GearmanError): void {
+    if (req.task) this.#events.submitFailed(this, req.task, error);
+    else req.fail!(error);
   }
 
   /** Flushes and closes. */
@@ -116,17 +142,8 @@ export class ClientConnection {
       this.#conn.send(req.type, req.args);
     } catch (err) {
       this.#awaiting.pop();
-      req.fail(err as GearmanError);
+      this.#failed(req, err as GearmanError);
     }
-  }
-
-  #forget(handle: string, task: Task): void {
-    const entry = this.#tasks.get(handle);
-    if (!entry) return;
-    const i = entry.tasks.indexOf(task);
-    if (i < 0) return;
-    entry.tasks.splice(i, 1);
-    this.#taskCount--;
   }
 
   #shift(): Request | undefined {
@@ -160,7 +177,7 @@ export class ClientConnection {
       case PacketType.ERROR: {
         const req = this.#shift();
         const err = new ServerError(argText(p, 0), argText(p, 1));
-        if (req) req.fail(err);
+        if (req) this.#failed(req, err);
         else this.#logger.warn?.(`unsolicited ERROR from ${this.server}: ${err.serverCode} ${err.serverText}`);
         return;
       }
@@ -176,7 +193,8 @@ export class ClientConnection {
           this.#onClosed(new ProtocolError("unexpected_packet", `${this.server} sent ${packetTypeName(p.type)} while ${what} was expected`));
           return;
         }
-        req.ok(p);
+        if (req.task) this.#created(req.task, p);
+        else req.ok!(p);
         return;
       }
       default:
@@ -221,9 +239,9 @@ export class ClientConnection {
     for (const entry of this.#tasks.values()) orphans.push(...entry.tasks);
     this.#tasks.clear();
     this.#taskCount = 0;
-    for (const t of orphans) t.onSettle = undefined;
+    for (const t of orphans) t.owner = undefined;
     this.#events.closed(this, error, orphans);
     const err = error ?? new ClosedError(`closed before ${this.server} answered`);
-    for (const req of pending) req.fail(err);
+    for (const req of pending) this.#failed(req, err);
   }
 }

@@ -187,7 +187,7 @@ export class BaseClient {
       return task;
     }
     this.#arm(task, o);
-    this.#dispatch(task, 0);
+    this.#dispatch(task);
     return task;
   }
 
@@ -207,38 +207,35 @@ export class BaseClient {
     }
   }
 
-  #dispatch(task: Task, attempt: number): void {
-    const send = (conn: ClientConnection): void => {
-      if (task.done) return;
-      const slot = this.#slotOf(conn);
-      const onHandle = task.spec.background && slot ? (h: string) => this.#remember(h, slot) : undefined;
-      conn.submit(task, task.spec.packetType, task.spec.args, task.spec.background, onHandle, (e) => this.#retryOrFail(task, e, attempt));
-    };
+  #dispatch(task: Task): void {
     const conn = this.#pick();
-    if (conn) send(conn);
-    else this.#acquire().then(send, (e: GearmanError) => this.#retryOrFail(task, e, attempt));
+    if (conn) conn.submit(task);
+    else {
+      this.#acquire().then(
+        (c) => {
+          if (!task.done) c.submit(task);
+        },
+        (e: GearmanError) => this.#retryOrFail(task, e),
+      );
+    }
   }
 
   /** Called when a task's connection failed before or after JOB_CREATED. */
-  #retryOrFail(task: Task, error: GearmanError, attempt: number): void {
+  #retryOrFail(task: Task, error: GearmanError): void {
     if (task.done) return;
     const resubmit = this.#options.resubmitOnReconnect && task.unique !== "" && !task.spec.background &&
-      error instanceof ConnectionError && !this.#closed && attempt < RESUBMIT_ATTEMPTS;
+      error instanceof ConnectionError && !this.#closed && task.attempt < RESUBMIT_ATTEMPTS;
     if (!resubmit) {
       task.error_(this.#closed ? new ClosedError() : error);
       return;
     }
     this.#options.logger.debug?.(`resubmitting ${task.functionName} (${task.unique}) after: ${error.message}`);
-    setTimeout(() => this.#dispatch(task, attempt + 1), backoffDelay(attempt, this.#options.reconnectDelay, this.#options.maxReconnectDelay));
+    setTimeout(() => this.#dispatch(task), backoffDelay(task.attempt++, this.#options.reconnectDelay, this.#options.maxReconnectDelay));
   }
 
   #remember(handle: string, slot: Slot): void {
     this.#handleServer.set(handle, slot);
     if (this.#handleServer.size > HANDLE_MEMORY) this.#handleServer.delete(this.#handleServer.keys().next().value!);
-  }
-
-  #slotOf(conn: ClientConnection): Slot | undefined {
-    return this.#slots.find((s) => s.conn === conn);
   }
 
   /** A live connection, round-robin, without waiting. */
@@ -284,6 +281,10 @@ export class BaseClient {
         }
         const conn = new ClientConnection(slot.server, transport, {
           closed: (c, error, orphans) => this.#onClosed(slot, c, error, orphans),
+          created: (_c, task, handle) => {
+            if (task.spec.background) this.#remember(handle, slot);
+          },
+          submitFailed: (_c, task, error) => this.#retryOrFail(task, error),
         }, {
           logger: this.#options.logger,
           window: this.#options.requestWindow,
@@ -320,7 +321,11 @@ export class BaseClient {
     const err = this.#closed || !error
       ? new ClosedError()
       : error instanceof ConnectionError || error instanceof PolicyError ? error : new ConnectionError(`lost ${slot.server}: ${error.message}`, { cause: error, server: slot.server });
-    for (const task of orphans) this.#retryOrFail(task, err, 0);
+    for (const task of orphans) {
+      // The job was created and then its connection was lost: a fresh round of attempts.
+      task.attempt = 0;
+      this.#retryOrFail(task, err);
+    }
   }
 
   async #ask(type: number, arg: string | Uint8Array, expect: number, slot?: Slot): Promise<Packet> {

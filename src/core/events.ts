@@ -60,17 +60,25 @@ export interface Deferred<T> {
   reject(error: unknown): void;
 }
 
-/** Creates a {@link Deferred}. Its rejection is marked handled so an unobserved failure is not a crash. */
+/**
+ * Creates a {@link Deferred}. A rejection is marked handled so an unobserved failure is not a crash;
+ * the mark is made when rejecting, so a promise that resolves costs no extra promise or reaction.
+ */
 export function deferred<T>(): Deferred<T> {
   let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
+  let rej!: (e: unknown) => void;
+  const promise = new Promise<T>((res, r) => {
     resolve = res;
-    reject = rej;
+    rej = r;
   });
-  promise.catch(() => {});
+  const reject = (e: unknown): void => {
+    promise.catch(ignore);
+    rej(e);
+  };
   return { promise, resolve, reject };
 }
+
+function ignore(): void {}
 
 /** Exponential back-off with full jitter: a random delay in [base/2, min(cap, base·2^attempt)]. */
 export function backoffDelay(attempt: number, base: number, cap: number): number {

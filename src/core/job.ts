@@ -13,7 +13,7 @@ export interface JobChannel {
   /** Sends a packet for this job unless the connection is gone; a promise while the connection pushes back. */
   send(type: number, args: readonly PacketArg[]): Promise<void> | undefined | void;
   /** A send after the end. */
-  late(what: string): void;
+  late(what: string, handle: string): void;
   /** In a map job, `sendData` goes here instead of WORK_DATA. */
   reduce?: (chunk: Uint8Array) => Promise<void>;
 }
@@ -43,13 +43,13 @@ export class Job<C = unknown> {
   #ended = false;
 
   /** @internal Jobs are made by the worker. */
-  constructor(fields: { handle: string; functionName: string; unique: string; reducer: string; workload: Uint8Array; context: C }, channel: JobChannel) {
+  constructor(fields: { handle: string; functionName: string; unique: string; reducer: string; workload: Uint8Array }, context: C, channel: JobChannel) {
     this.handle = fields.handle;
     this.functionName = fields.functionName;
     this.unique = fields.unique;
     this.reducer = fields.reducer;
     this.workload = fields.workload;
-    this.context = fields.context;
+    this.context = context;
     this.#channel = channel;
   }
 
@@ -77,28 +77,29 @@ export class Job<C = unknown> {
    * and the promise waits while too many reducer jobs are in flight.
    */
   async sendData(data: Payload): Promise<void> {
-    if (this.#ended) return this.#channel.late("sendData");
+    if (this.#ended) return this.#channel.late("sendData", this.handle);
     if (this.#channel.reduce) return await this.#channel.reduce(toBytes(data));
     await this.#channel.send(PacketType.WORK_DATA, [this.handle, toBytes(data)]);
   }
 
   /** Reports progress (WORK_STATUS), e.g. `sendStatus(3, 10)`. */
   sendStatus(numerator: number, denominator: number): void {
-    if (this.#ended) return this.#channel.late("sendStatus");
+    if (this.#ended) return this.#channel.late("sendStatus", this.handle);
     this.#channel.send(PacketType.WORK_STATUS, [this.handle, String(Math.trunc(numerator)), String(Math.trunc(denominator))]);
   }
 
   /** Sends a warning (WORK_WARNING); the client keeps it with the task. */
   sendWarning(data: Payload): void {
-    if (this.#ended) return this.#channel.late("sendWarning");
+    if (this.#ended) return this.#channel.late("sendWarning", this.handle);
     this.#channel.send(PacketType.WORK_WARNING, [this.handle, toBytes(data)]);
   }
 
-  /** @internal Ends the job with its terminal packets; returns false when it had already ended. */
-  end_(packets: readonly [number, readonly PacketArg[]][]): boolean {
+  /** @internal Ends the job with its terminal packet (after a warning when `warning` is given); false when it had already ended. */
+  end_(type: number, args: readonly PacketArg[], warning?: PacketArg): boolean {
     if (this.#ended) return false;
     this.#ended = true;
-    for (const [type, args] of packets) this.#channel.send(type, args);
+    if (warning !== undefined) this.#channel.send(PacketType.WORK_WARNING, [this.handle, warning]);
+    this.#channel.send(type, args);
     return true;
   }
 

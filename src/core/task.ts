@@ -77,8 +77,10 @@ export class Task {
   #warnings: Uint8Array[] | undefined;
   #outcome: { error: Error } | { data: Uint8Array } | undefined;
   #done = false;
-  /** @internal Called when the task settles, to free client-side bookkeeping. */
-  onSettle: (() => void) | undefined;
+  /** @internal The connection routing this task's WORK_* packets; told when the task settles. */
+  owner: { forget(task: Task): void } | undefined;
+  /** @internal Resubmits so far (resubmitOnReconnect). */
+  attempt = 0;
 
   /** @internal Tasks are made by `Client.submit`. */
   constructor(spec: TaskSpec) {
@@ -140,44 +142,44 @@ export class Task {
     if (this.#done) return;
     this.#handle = handle;
     this.#created?.resolve(handle);
-    this.#emit({ type: "created", handle });
+    if (this.#watched) this.#emit({ type: "created", handle });
   }
 
   /** @internal A WORK_* packet arrived for this task. */
   data_(data: Uint8Array): void {
     if (this.spec.collect) (this.#data ??= []).push(data);
-    this.#emit({ type: "data", data });
+    if (this.#watched) this.#emit({ type: "data", data });
   }
 
   /** @internal */
   warning_(data: Uint8Array): void {
     (this.#warnings ??= []).push(data);
-    this.#emit({ type: "warning", data });
+    if (this.#watched) this.#emit({ type: "warning", data });
   }
 
   /** @internal */
   status_(numerator: number, denominator: number): void {
-    this.#emit({ type: "status", numerator, denominator });
+    if (this.#watched) this.#emit({ type: "status", numerator, denominator });
   }
 
   /** @internal */
   complete_(data: Uint8Array): void {
     if (this.#done) return;
-    this.#emit({ type: "complete", data });
+    if (this.#watched) this.#emit({ type: "complete", data });
     this.#settle(undefined, data);
   }
 
   /** @internal */
   fail_(): void {
     if (this.#done) return;
-    this.#emit({ type: "fail" });
+    if (this.#watched) this.#emit({ type: "fail" });
     this.#settle(new JobFailedError(this.#handle ?? "(no handle)", this.#warnings ?? []));
   }
 
   /** @internal */
   exception_(data: Uint8Array): void {
     if (this.#done) return;
-    this.#emit({ type: "exception", data });
+    if (this.#watched) this.#emit({ type: "exception", data });
     this.#settle(new JobExceptionError(this.#handle ?? "(no handle)", data));
   }
 
@@ -185,6 +187,11 @@ export class Task {
   error_(error: Error): void {
     if (this.#done) return;
     this.#settle(error);
+  }
+
+  /** Someone listens: only then is an event object worth making. */
+  get #watched(): boolean {
+    return this.#listeners !== undefined || this.#iterators !== undefined;
   }
 
   #emit(event: TaskEvent): void {
@@ -216,6 +223,7 @@ export class Task {
     }
     if (this.#iterators) for (const it of this.#iterators) it.end();
     this.#iterators = undefined;
-    this.onSettle?.();
+    this.owner?.forget(this);
+    this.owner = undefined;
   }
 }

@@ -9,7 +9,7 @@ import { argText, type Packet, type PacketArg } from "../protocol/packet.ts";
 import { PacketType, packetTypeName } from "../protocol/packet-types.ts";
 import { PacketConnection, type PacketConnectionOptions } from "./connection.ts";
 import type { FunctionDefinition } from "./functions.ts";
-import type { Job } from "./job.ts";
+import type { Job, JobChannel } from "./job.ts";
 import type { Transport } from "./transport.ts";
 
 /** A job assignment as it arrived. */
@@ -45,6 +45,8 @@ export class WorkerConnection {
   readonly paused: Set<string> = new Set();
   /** Errored jobs waiting for their function's other jobs to end before CANT_DO, by function. */
   readonly deferredRequeue: Map<string, number> = new Map();
+  /** What the jobs of this connection send through (made by the worker on first use). */
+  channel: JobChannel | undefined;
   #conn: PacketConnection;
   #owner: WorkerConnectionOwner;
   #pollInterval: number;

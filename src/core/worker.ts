@@ -16,7 +16,7 @@ import {
   type FunctionDefinition, type FunctionOptions, GearmanReturn, type HandlerResult,
   type JobHandler, type PartitionFunction,
 } from "./functions.ts";
-import { Job } from "./job.ts";
+import { Job, type JobChannel } from "./job.ts";
 import { MapRun } from "./map-run.ts";
 import { type ResolvedWorkerOptions, resolveWorkerOptions, type WorkerOptions } from "./options.ts";
 import type { Connector, ConnectorFactory } from "./transport.ts";
@@ -217,15 +217,12 @@ export class BaseWorker {
   #onAssigned(conn: WorkerConnection, a: Assignment): void {
     this.#grabsOut--;
     const def = this.#functions.get(a.functionName);
-    const job = new Job({ ...a, context: def?.context }, {
-      send: (type, args) => conn.send(type, args),
-      late: (what) => this.#options.logger.warn?.(`${what} for ${a.handle} after the job ended was ignored`),
-    });
+    const job = new Job(a, def?.context, this.#channelOf(conn));
     conn.jobs.set(a.handle, { job, def });
     this.#grabAnswered(conn);
     if (!def) {
       this.#options.logger.warn?.(`job ${a.handle} is for ${a.functionName}, which this worker does not define: it fails`);
-      this.#finish(conn, job, [[PacketType.WORK_WARNING, [a.handle, `no handler for ${a.functionName}`]], [PacketType.WORK_FAIL, [a.handle]]]);
+      this.#finish(conn, job, PacketType.WORK_FAIL, [a.handle], `no handler for ${a.functionName}`);
       this.#pump();
       return;
     }
@@ -237,27 +234,48 @@ export class BaseWorker {
       });
     } else {
       this.#running++;
-      void this.#run(conn, job, def).finally(() => this.#release());
+      this.#run(conn, job, def);
     }
     this.#pump();
   }
 
-  async #run(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): Promise<void> {
-    const timer = def.timeout > 0 ? setTimeout(() => this.#timedOut(conn, job, def), def.timeout) : undefined;
-    let outcome: HandlerResult;
-    let thrown: unknown;
-    let threw = false;
+  /** Runs the handler; a handler that returns without a promise is concluded at once, with no promise made. */
+  #run(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
+    const started = def.timeout > 0 ? Date.now() : 0;
+    let outcome: HandlerResult | Promise<HandlerResult>;
     try {
-      outcome = await def.handler(job);
+      outcome = def.handler(job);
     } catch (err) {
-      threw = true;
-      thrown = err;
+      return this.#conclude(conn, job, def, true, err, undefined);
     }
-    if (timer) clearTimeout(timer);
-    this.#conclude(conn, job, def, threw, thrown, outcome);
+    if (!isThenable(outcome)) return this.#conclude(conn, job, def, false, undefined, outcome);
+    // The timeout counts from the handler's start, its synchronous part included (a delay ≤ 0 fires at once).
+    const timer = def.timeout > 0 ? setTimeout(() => this.#timedOut(conn, job, def), def.timeout - (Date.now() - started)) : undefined;
+    outcome.then(
+      (value) => this.#conclude(conn, job, def, false, undefined, value, timer),
+      (err: unknown) => this.#conclude(conn, job, def, true, err, undefined, timer),
+    );
   }
 
-  #conclude(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, thrown: unknown, outcome: HandlerResult): void {
+  /** One channel per connection, shared by its jobs: what a job sends goes out on the connection that assigned it. */
+  #channelOf(conn: WorkerConnection): JobChannel {
+    return (conn.channel ??= {
+      send: (type, args) => conn.send(type, args),
+      late: (what, handle) => this.#options.logger.warn?.(`${what} for ${handle} after the job ended was ignored`),
+    });
+  }
+
+  /** Turns the handler's outcome into the job's terminal packet, then frees the slot. */
+  #conclude(
+    conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, thrown: unknown, outcome: HandlerResult,
+    timer?: ReturnType<typeof setTimeout>,
+  ): void {
+    if (timer !== undefined) clearTimeout(timer);
+    this.#settle(conn, job, def, threw, thrown, outcome);
+    this.#release();
+  }
+
+  #settle(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, thrown: unknown, outcome: HandlerResult): void {
     const h = job.handle;
     if (job.ended) {
       // A timed-out job may have come back to this connection, under the same handle, while this
@@ -268,22 +286,21 @@ export class BaseWorker {
     }
     if (threw) {
       const message = thrown instanceof Error ? thrown.message : String(thrown);
-      const packets: [number, PacketArg[]][] = def.exceptions
-        ? [[PacketType.WORK_EXCEPTION, [h, message]]]
-        : [[PacketType.WORK_WARNING, [h, message]], [PacketType.WORK_FAIL, [h]]];
-      return this.#finish(conn, job, packets);
+      if (def.exceptions) return this.#finish(conn, job, PacketType.WORK_EXCEPTION, [h, message]);
+      return this.#finish(conn, job, PacketType.WORK_FAIL, [h], message);
     }
     if (outcome === GearmanReturn.ERROR) return this.#requeue(conn, job, def);
-    if (outcome === GearmanReturn.FAIL) return this.#finish(conn, job, [[PacketType.WORK_FAIL, [h]]]);
+    if (outcome === GearmanReturn.FAIL) return this.#finish(conn, job, PacketType.WORK_FAIL, [h]);
     this.#errorCounts.delete(def.name);
-    if (outcome === undefined || outcome === GearmanReturn.SUCCESS) return this.#finish(conn, job, [[PacketType.WORK_COMPLETE, [h, ""]]]);
-    if (typeof outcome === "string" || outcome instanceof Uint8Array) return this.#finish(conn, job, [[PacketType.WORK_COMPLETE, [h, toBytes(outcome)]]]);
+    if (outcome === undefined || outcome === GearmanReturn.SUCCESS) return this.#finish(conn, job, PacketType.WORK_COMPLETE, [h, ""]);
+    if (typeof outcome === "string" || outcome instanceof Uint8Array) return this.#finish(conn, job, PacketType.WORK_COMPLETE, [h, toBytes(outcome)]);
     this.#options.logger.warn?.(`${def.name} returned a ${typeof outcome}, not a payload or GearmanReturn: job ${h} fails`);
-    this.#finish(conn, job, [[PacketType.WORK_FAIL, [h]]]);
+    this.#finish(conn, job, PacketType.WORK_FAIL, [h]);
   }
 
-  #finish(conn: WorkerConnection, job: Job<unknown>, packets: readonly [number, readonly PacketArg[]][]): void {
-    job.end_(packets);
+  /** Sends the job's terminal packet (after a WORK_WARNING when `warning` is given) and frees its slot. */
+  #finish(conn: WorkerConnection, job: Job<unknown>, type: number, args: readonly PacketArg[], warning?: string): void {
+    job.end_(type, args, warning);
     conn.jobs.delete(job.handle);
     this.#afterJob(conn, job.functionName);
   }
@@ -341,6 +358,7 @@ export class BaseWorker {
 
   /** The GRAB was answered: functions that waited for it to be given back may be now. */
   #grabAnswered(conn: WorkerConnection): void {
+    if (conn.deferredRequeue.size === 0) return;
     for (const name of [...conn.deferredRequeue.keys()]) this.#afterJob(conn, name);
   }
 
@@ -352,12 +370,12 @@ export class BaseWorker {
     }));
     const fail = (error: Error): void => {
       this.#options.logger.debug?.(`map job ${job.handle} failed: ${error.message}`);
-      this.#finish(conn, job, [[PacketType.WORK_WARNING, [job.handle, error.message]], [PacketType.WORK_FAIL, [job.handle]]]);
+      this.#finish(conn, job, PacketType.WORK_FAIL, [job.handle], error.message);
     };
     const run = new MapRun(client, job.reducer, def.maxInFlight, fail);
-    const mapJob = new Job({ ...job, context: def.context }, {
+    const mapJob = new Job(job, def.context, {
       send: (type, args) => conn.send(type, args),
-      late: (what) => this.#options.logger.debug?.(`${what} for map job ${job.handle} after it ended was ignored`),
+      late: (what, handle) => this.#options.logger.debug?.(`${what} for map job ${handle} after it ended was ignored`),
       reduce: (chunk) => run.add(chunk),
     });
     conn.jobs.set(job.handle, { job: mapJob, def });
@@ -376,7 +394,7 @@ export class BaseWorker {
     if (this.#options.libgearmanCompatible) results.reverse();
     try {
       const out = def.aggregate ? toBytes(await def.aggregate(results, mapJob)) : concatBytes(results);
-      this.#finish(conn, mapJob, [[PacketType.WORK_COMPLETE, [job.handle, out]]]);
+      this.#finish(conn, mapJob, PacketType.WORK_COMPLETE, [job.handle, out]);
     } catch (err) {
       run.fail(err instanceof Error ? err : new Error(String(err)));
     }
@@ -396,4 +414,8 @@ export class BaseWorker {
     const log = code === "JOB_NOT_FOUND" ? this.#options.logger.debug : this.#options.logger.warn;
     log?.(`${conn.server} answered ERROR ${code}: ${text}`);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<HandlerResult> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }

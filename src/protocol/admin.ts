@@ -5,6 +5,9 @@
  * @module
  */
 import { ProtocolError } from "../errors.ts";
+import { concatBytes } from "./bytes.ts";
+import type { TextLineReader } from "./decoder.ts";
+import type { Packet } from "./packet.ts";
 
 /** One row of `status`. */
 export interface FunctionStatus {
@@ -120,6 +123,46 @@ export class AdminResponseReader {
       this.#lines.push(line);
     }
     return out;
+  }
+}
+
+const MAX_TEXT_LINE = 8192;
+
+/**
+ * Reads the admin text lines a server receives between binary packets; give it to the decoder as
+ * `textLines`. Each line, its CRLF or LF stripped, becomes a packet of type 0 whose one field is the line.
+ * @example
+ * ```ts
+ * const decoder = new PacketDecoder({ expect: "req", textLines: new AdminLineReader() });
+ * ```
+ */
+export class AdminLineReader implements TextLineReader {
+  #parts: Uint8Array[] = [];
+  #length = 0;
+
+  /** Bytes of the line read so far. */
+  get bufferedBytes(): number {
+    return this.#length;
+  }
+
+  /** Reads from `off` through the end of one line or of the chunk; returns where it stopped. */
+  push(chunk: Uint8Array, off: number, out: Packet[]): number {
+    const nl = chunk.indexOf(0x0a, off);
+    const end = nl < 0 ? chunk.length : nl;
+    if (this.#length + end - off > MAX_TEXT_LINE) {
+      throw new ProtocolError("too_large", `admin text line longer than ${MAX_TEXT_LINE} bytes`);
+    }
+    if (nl < 0) {
+      this.#parts.push(chunk.slice(off));
+      this.#length += end - off;
+      return end;
+    }
+    let line = this.#parts.length === 0 ? chunk.slice(off, nl) : concatBytes([...this.#parts, chunk.subarray(off, nl)]);
+    this.#parts = [];
+    this.#length = 0;
+    if (line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
+    out.push({ type: 0 as Packet["type"], magic: "req", args: [line] });
+    return nl + 1;
   }
 }
 

@@ -15,10 +15,10 @@ export function toBytes(value: Payload): Uint8Array {
   return typeof value === "string" ? encoder.encode(value) : value;
 }
 
-/** Decodes UTF-8 bytes. Very short ASCII fields skip TextDecoder, whose call costs more than they do. */
+/** Decodes UTF-8 bytes. ASCII fields of up to 6 bytes (status numbers, short names) skip TextDecoder, whose call costs more. */
 export function utf8(bytes: Uint8Array): string {
   const n = bytes.length;
-  if (n <= 12) {
+  if (n <= 6) {
     let s = "";
     for (let i = 0; i < n; i++) {
       const c = bytes[i]!;

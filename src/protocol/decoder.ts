@@ -15,11 +15,20 @@ export interface DecoderOptions {
   maxPacketSize?: number;
   /** Which magic is valid: `res` on a client or worker, `req` on a server or bridge, `any` to accept both. @default "any" */
   expect?: Magic | "any";
-  /** Accept admin text lines at packet boundaries (servers only). @default false */
-  acceptText?: boolean;
+  /**
+   * Reads admin text lines that arrive at packet boundaries (servers only): pass an
+   * `AdminLineReader`. Without one, a byte other than NUL where a packet starts is bad magic.
+   */
+  textLines?: TextLineReader;
 }
 
-const MAX_TEXT_LINE = 8192;
+/** Reads admin text lines between packets; `AdminLineReader` is the implementation. */
+export interface TextLineReader {
+  /** Bytes of a line not complete yet (0 between lines). */
+  readonly bufferedBytes: number;
+  /** Consumes bytes from `off` through the end of one line (pushed to `out` as a type-0 packet) or of the chunk; returns where it stopped. */
+  push(chunk: Uint8Array, off: number, out: Packet[]): number;
+}
 
 /**
  * Turns a byte stream into packets.
@@ -32,25 +41,24 @@ const MAX_TEXT_LINE = 8192;
 export class PacketDecoder {
   readonly #max: number;
   readonly #expect: Magic | "any";
-  readonly #acceptText: boolean;
+  readonly #textLines: TextLineReader | undefined;
   #header = new Uint8Array(HEADER_SIZE);
   #headerFill = 0;
   #body: Uint8Array | undefined;
   #bodyFill = 0;
   #type = 0;
   #magic: Magic = "req";
-  #text: number[] | undefined;
   #error: ProtocolError | undefined;
 
   constructor(options: DecoderOptions = {}) {
     this.#max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
     this.#expect = options.expect ?? "any";
-    this.#acceptText = options.acceptText ?? false;
+    this.#textLines = options.textLines;
   }
 
   /** Bytes held for a packet not yet complete. Never more than the max packet size plus the header. */
   get bufferedBytes(): number {
-    return this.#headerFill + this.#bodyFill + (this.#text?.length ?? 0);
+    return this.#headerFill + this.#bodyFill + (this.#textLines?.bufferedBytes ?? 0);
   }
 
   /** True when the stream stands between packets. */
@@ -78,8 +86,9 @@ export class PacketDecoder {
           }
           continue;
         }
-        if (this.#text !== undefined || (this.#headerFill === 0 && chunk[off] !== 0 && this.#acceptText)) {
-          off = this.#pushText(chunk, off, out);
+        const lines = this.#textLines;
+        if (lines && (lines.bufferedBytes > 0 || (this.#headerFill === 0 && chunk[off] !== 0))) {
+          off = lines.push(chunk, off, out);
           continue;
         }
         if (this.#headerFill === 0 && n - off >= HEADER_SIZE) {
@@ -180,23 +189,5 @@ export class PacketDecoder {
     }
     args.push(body.subarray(start));
     return { type, magic: this.#magic, args };
-  }
-
-  #pushText(chunk: Uint8Array, off: number, out: Packet[]): number {
-    const line = (this.#text ??= []);
-    while (off < chunk.length) {
-      const c = chunk[off++]!;
-      if (c === 0x0a) {
-        if (line[line.length - 1] === 0x0d) line.pop();
-        out.push({ type: 0, magic: "req", args: [Uint8Array.from(line)] });
-        this.#text = undefined;
-        return off;
-      }
-      line.push(c);
-      if (line.length > MAX_TEXT_LINE) {
-        throw new ProtocolError("too_large", `admin text line longer than ${MAX_TEXT_LINE} bytes`);
-      }
-    }
-    return off;
   }
 }

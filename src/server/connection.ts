@@ -9,6 +9,7 @@
  */
 import type { Transport } from "../core/transport.ts";
 import { PacketDecoder } from "../protocol/decoder.ts";
+import { AdminLineReader } from "../protocol/admin.ts";
 import { type Packet, type PacketArg, PacketWriter } from "../protocol/packet.ts";
 import { latin1Bytes } from "./latin1.ts";
 import type { Ability, Job, Peer } from "./model.ts";
@@ -55,7 +56,7 @@ export class ServerConnection implements Peer {
     this.#maxOutput = options.maxOutputBuffer;
     this.#onError = options.onError;
     // Any magic is decoded so that a \0RES packet can be answered with INVALID_MAGIC, as gearmand does.
-    this.#decoder = new PacketDecoder({ expect: "any", acceptText: true, maxPacketSize: options.maxPacketSize });
+    this.#decoder = new PacketDecoder({ expect: "any", textLines: new AdminLineReader(), maxPacketSize: options.maxPacketSize });
   }
 
   /** True once closed by either side. */

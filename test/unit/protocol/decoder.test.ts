@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ProtocolError, type ProtocolErrorReason } from "../../../src/errors.ts";
 import { DEFAULT_MAX_PACKET_SIZE, HEADER_SIZE } from "../../../src/protocol/constants.ts";
 import { type DecoderOptions, PacketDecoder } from "../../../src/protocol/decoder.ts";
+import { AdminLineReader } from "../../../src/protocol/admin.ts";
 import { PacketType } from "../../../src/protocol/packet-types.ts";
 import { encodePacket, type Packet, PacketWriter } from "../../../src/protocol/packet.ts";
 import { bytesToHex, GOLDEN, GOLDEN_EXTRA, type GoldenPacket, goldenFields, hexToBytes, SPEC_FIELD_COUNTS } from "../../support/fixtures.ts";
@@ -300,7 +301,7 @@ describe("A6: unknown packet types", () => {
   });
 
   it("type 0 is refused on the binary protocol even when admin text is accepted", () => {
-    const d = new PacketDecoder({ acceptText: true });
+    const d = new PacketDecoder({ textLines: new AdminLineReader() });
     expect(thrown(() => d.push(raw("\0REQ", 0, ""))).reason).toBe("unknown_type");
   });
 });
@@ -575,11 +576,11 @@ describe("after an error", () => {
   });
 });
 
-describe("acceptText: admin text lines on a server connection", () => {
+describe("textLines: admin text lines on a server connection", () => {
   const text = (p: Packet): string => new TextDecoder().decode(p.args[0]);
 
   it("yields type-0 packets with CRLF or LF stripped", () => {
-    const d = new PacketDecoder({ acceptText: true, expect: "req" });
+    const d = new PacketDecoder({ textLines: new AdminLineReader(), expect: "req" });
     const got = d.push(enc.encode("status\r\nworkers\nshow unique jobs\r\n"));
     expect(got.map((p) => [p.type, p.magic, text(p)])).toEqual([
       [0, "req", "status"],
@@ -591,7 +592,7 @@ describe("acceptText: admin text lines on a server connection", () => {
   });
 
   it("keeps a CR that is not right before the LF, and gives an empty line for a bare CRLF", () => {
-    const d = new PacketDecoder({ acceptText: true });
+    const d = new PacketDecoder({ textLines: new AdminLineReader() });
     expect(d.push(enc.encode("a\rb\r\n\r\n")).map(text)).toEqual(["a\rb", ""]);
   });
 
@@ -605,14 +606,14 @@ describe("acceptText: admin text lines on a server connection", () => {
       { type: 4, text: "" },
     ];
     const view = (ps: Packet[]) => ps.map((p) => ({ type: p.type, text: p.args.length ? text(p) : "" }));
-    expect(view(new PacketDecoder({ acceptText: true, expect: "req" }).push(bytes))).toEqual(expected);
-    const r = byteByByte(new PacketDecoder({ acceptText: true, expect: "req" }), bytes);
+    expect(view(new PacketDecoder({ textLines: new AdminLineReader(), expect: "req" }).push(bytes))).toEqual(expected);
+    const r = byteByByte(new PacketDecoder({ textLines: new AdminLineReader(), expect: "req" }), bytes);
     expect(r.error).toBeUndefined();
     expect(view(r.packets)).toEqual(expected);
   });
 
   it("holds a partial line until its LF", () => {
-    const d = new PacketDecoder({ acceptText: true });
+    const d = new PacketDecoder({ textLines: new AdminLineReader() });
     expect(d.push(enc.encode("sta"))).toEqual([]);
     expect(d.bufferedBytes).toBe(3);
     expect(d.push(enc.encode("tus\r"))).toEqual([]);
@@ -621,12 +622,12 @@ describe("acceptText: admin text lines on a server connection", () => {
   });
 
   it("refuses an endless line", () => {
-    const d = new PacketDecoder({ acceptText: true });
+    const d = new PacketDecoder({ textLines: new AdminLineReader() });
     const err = thrown(() => d.push(new Uint8Array(10_000).fill(0x61)));
     expect(err.reason).toBe("too_large");
   });
 
-  it("without acceptText the same line is bad magic", () => {
+  it("without textLines the same line is bad magic", () => {
     expect(thrown(() => new PacketDecoder().push(enc.encode("status\r\n"))).reason).toBe("bad_magic");
   });
 });
