@@ -181,7 +181,7 @@ export class BaseClient {
     assertUnique(unique);
     const data = toBytes(payload);
     const args = reducer !== undefined ? [fn, unique, reducer, "", data] : epoch !== undefined ? [fn, unique, epoch, data] : [fn, unique, data];
-    const task = new Task({ functionName: fn, payload: data, unique, priority: o.priority ?? "normal", reducer, collect, packetType: type, args, background });
+    const task = new Task({ functionName: fn, unique, collect, packetType: type, args, background });
     if (this.#closed) {
       task.error_(new ClosedError());
       return task;

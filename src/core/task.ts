@@ -30,14 +30,8 @@ export type Priority = "high" | "normal" | "low";
 export interface TaskSpec {
   /** Function to run. */
   readonly functionName: string;
-  /** Workload bytes. */
-  readonly payload: Uint8Array;
   /** Unique id ("" for none). */
   readonly unique: string;
-  /** Priority queue. */
-  readonly priority: Priority;
-  /** Reducer function for a map/reduce submit. */
-  readonly reducer: string | undefined;
   /** Keep WORK_DATA payloads to return them from `output()`. */
   readonly collect: boolean;
   /** The SUBMIT_* packet type. */
@@ -142,44 +136,44 @@ export class Task {
     if (this.#done) return;
     this.#handle = handle;
     this.#created?.resolve(handle);
-    if (this.#watched) this.#emit({ type: "created", handle });
+    this.#emit({ type: "created", handle });
   }
 
   /** @internal A WORK_* packet arrived for this task. */
   data_(data: Uint8Array): void {
     if (this.spec.collect) (this.#data ??= []).push(data);
-    if (this.#watched) this.#emit({ type: "data", data });
+    this.#emit({ type: "data", data });
   }
 
   /** @internal */
   warning_(data: Uint8Array): void {
     (this.#warnings ??= []).push(data);
-    if (this.#watched) this.#emit({ type: "warning", data });
+    this.#emit({ type: "warning", data });
   }
 
   /** @internal */
   status_(numerator: number, denominator: number): void {
-    if (this.#watched) this.#emit({ type: "status", numerator, denominator });
+    this.#emit({ type: "status", numerator, denominator });
   }
 
   /** @internal */
   complete_(data: Uint8Array): void {
     if (this.#done) return;
-    if (this.#watched) this.#emit({ type: "complete", data });
+    this.#emit({ type: "complete", data });
     this.#settle(undefined, data);
   }
 
   /** @internal */
   fail_(): void {
     if (this.#done) return;
-    if (this.#watched) this.#emit({ type: "fail" });
+    this.#emit({ type: "fail" });
     this.#settle(new JobFailedError(this.#handle ?? "(no handle)", this.#warnings ?? []));
   }
 
   /** @internal */
   exception_(data: Uint8Array): void {
     if (this.#done) return;
-    if (this.#watched) this.#emit({ type: "exception", data });
+    this.#emit({ type: "exception", data });
     this.#settle(new JobExceptionError(this.#handle ?? "(no handle)", data));
   }
 
@@ -187,11 +181,6 @@ export class Task {
   error_(error: Error): void {
     if (this.#done) return;
     this.#settle(error);
-  }
-
-  /** Someone listens: only then is an event object worth making. */
-  get #watched(): boolean {
-    return this.#listeners !== undefined || this.#iterators !== undefined;
   }
 
   #emit(event: TaskEvent): void {

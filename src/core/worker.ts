@@ -241,16 +241,14 @@ export class BaseWorker {
 
   /** Runs the handler; a handler that returns without a promise is concluded at once, with no promise made. */
   #run(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
-    const started = def.timeout > 0 ? Date.now() : 0;
+    const timer = def.timeout > 0 ? setTimeout(() => this.#timedOut(conn, job, def), def.timeout) : undefined;
     let outcome: HandlerResult | Promise<HandlerResult>;
     try {
       outcome = def.handler(job);
     } catch (err) {
-      return this.#conclude(conn, job, def, true, err, undefined);
+      return this.#conclude(conn, job, def, true, err, undefined, timer);
     }
-    if (!isThenable(outcome)) return this.#conclude(conn, job, def, false, undefined, outcome);
-    // The timeout counts from the handler's start, its synchronous part included (a delay ≤ 0 fires at once).
-    const timer = def.timeout > 0 ? setTimeout(() => this.#timedOut(conn, job, def), def.timeout - (Date.now() - started)) : undefined;
+    if (!isThenable(outcome)) return this.#conclude(conn, job, def, false, undefined, outcome, timer);
     outcome.then(
       (value) => this.#conclude(conn, job, def, false, undefined, value, timer),
       (err: unknown) => this.#conclude(conn, job, def, true, err, undefined, timer),
@@ -268,7 +266,7 @@ export class BaseWorker {
   /** Turns the handler's outcome into the job's terminal packet, then frees the slot. */
   #conclude(
     conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, thrown: unknown, outcome: HandlerResult,
-    timer?: ReturnType<typeof setTimeout>,
+    timer: ReturnType<typeof setTimeout> | undefined,
   ): void {
     if (timer !== undefined) clearTimeout(timer);
     this.#settle(conn, job, def, threw, thrown, outcome);

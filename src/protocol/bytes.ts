@@ -15,19 +15,9 @@ export function toBytes(value: Payload): Uint8Array {
   return typeof value === "string" ? encoder.encode(value) : value;
 }
 
-/** Decodes UTF-8 bytes. ASCII fields of up to 6 bytes (status numbers, short names) skip TextDecoder, whose call costs more. */
+/** Decodes UTF-8 bytes (an empty field, such as a missing unique, without a TextDecoder call). */
 export function utf8(bytes: Uint8Array): string {
-  const n = bytes.length;
-  if (n <= 6) {
-    let s = "";
-    for (let i = 0; i < n; i++) {
-      const c = bytes[i]!;
-      if (c >= 0x80) return decoder.decode(bytes);
-      s += String.fromCharCode(c);
-    }
-    return s;
-  }
-  return decoder.decode(bytes);
+  return bytes.length === 0 ? "" : decoder.decode(bytes);
 }
 
 /** Byte length of a string once encoded as UTF-8, without encoding it. */

@@ -31,27 +31,33 @@ export function argText(packet: Packet, i: number): string {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The buffer a writer fills batch after batch (several flushes per allocation; little held by an idle connection). */
+const SLAB = 4096;
+/** Below this much room after a `take`, the next batch starts a new slab. */
+const MIN_ROOM = 256;
 
 /**
  * Appends encoded packets to one growing buffer, so that everything queued in one turn of the event
- * loop leaves in one write. `take()` hands out the bytes (owned by the caller) and starts afresh.
+ * loop leaves in one write. `take()` hands out the batch (owned by the caller) and starts the next.
  */
 export class PacketWriter {
   #buf: Uint8Array<ArrayBuffer>;
   #view: DataView;
+  /** Where the bytes not yet taken begin: everything before was handed out by `take`. */
+  #start = 0;
   #len = 0;
   #encoder = new TextEncoder();
 
-  constructor(initialSize = 4096) {
-    this.#buf = new Uint8Array(initialSize);
+  /** `initialSize` bytes are allocated at once (a one-shot writer sizes it exactly); by default on first write. */
+  constructor(initialSize = 0) {
+    this.#buf = initialSize > 0 ? new Uint8Array(initialSize) : EMPTY;
     this.#view = new DataView(this.#buf.buffer);
   }
 
   /** Bytes written and not yet taken. */
   get length(): number {
-    return this.#len;
+    return this.#len - this.#start;
   }
-
   /** Encodes one packet. Throws before writing anything if the type or the fields are invalid. */
   write(type: number, args: readonly PacketArg[], magic: Magic = "req"): void {
     if (!isPacketType(type)) {
@@ -98,13 +104,19 @@ export class PacketWriter {
     this.#len += bytes.length;
   }
 
-  /** Returns everything written so far as an owned buffer and resets the writer. */
+  /**
+   * Returns everything written since the last `take` and starts a new batch. The returned bytes belong
+   * to the caller (a transport may hold them until the socket has sent them) and are never written
+   * again: the next batch goes into the room after them, so one allocation serves many flushes.
+   */
   take(): Uint8Array<ArrayBuffer> {
-    const out = this.#buf.subarray(0, this.#len);
-    // The taken bytes now belong to the caller (a transport may hold them); the next write
-    // allocates afresh, so a one-shot writer (encodePacket, a relay's per-message writer) never does.
-    this.#buf = EMPTY;
-    this.#len = 0;
+    const out = this.#buf.subarray(this.#start, this.#len);
+    if (this.#buf.length - this.#len < MIN_ROOM || this.#buf.length > SLAB) {
+      // Little room left, or a buffer grown for one big batch: the next write starts a fresh slab.
+      this.#buf = EMPTY;
+      this.#len = 0;
+    }
+    this.#start = this.#len;
     return out;
   }
 
@@ -123,14 +135,17 @@ export class PacketWriter {
   }
 
   #reserve(extra: number): void {
-    const need = this.#len + extra;
-    if (need <= this.#buf.length) return;
-    let size = this.#buf.length * 2 || 4096;
-    while (size < need) size *= 2;
+    if (this.#len + extra <= this.#buf.length) return;
+    // The pending batch moves to a new buffer; taken bytes stay where their owners hold them.
+    const pending = this.#len - this.#start;
+    let size = Math.max(SLAB, this.#buf.length);
+    while (size < pending + extra) size *= 2;
     const next = new Uint8Array(size);
-    next.set(this.#buf.subarray(0, this.#len));
+    next.set(this.#buf.subarray(this.#start, this.#len));
     this.#buf = next;
     this.#view = new DataView(next.buffer);
+    this.#start = 0;
+    this.#len = pending;
   }
 }
 

@@ -161,7 +161,7 @@ describe("PacketWriter", () => {
     expect(packets.map((p) => argText(p, 1))).toEqual(Array.from({ length: n }, (_, i) => `chunk-${i}`));
   });
 
-  it("take() hands out owned bytes and starts afresh", () => {
+  it("take() hands out owned bytes and starts a new batch", () => {
     const w = new PacketWriter(64);
     w.write(PacketType.CAN_DO, ["a"]);
     const first = w.take();
@@ -174,6 +174,31 @@ describe("PacketWriter", () => {
     expect(hexOf(first)).toBe(firstHex);
     expect(hexOf(w.take())).toBe("005245510000000100000008" + "7a7a7a7a7a7a7a7a" + "005245510000000400000000");
     expect(w.take().length).toBe(0);
+  });
+
+  it("batch after batch, taken bytes are never written again, and small batches share one buffer", () => {
+    const w = new PacketWriter();
+    const taken: { bytes: Uint8Array; hex: string }[] = [];
+    // Batches of 1 to 40 packets, a big one (past the slab) among them, and a batch split by a growth.
+    for (let b = 0; b < 200; b++) {
+      const count = b === 77 ? 2000 : (b % 40) + 1;
+      for (let i = 0; i < count; i++) w.write(PacketType.WORK_COMPLETE, [`H:x:${b}.${i}`, `r${i}`], "res");
+      const bytes = w.take();
+      taken.push({ bytes, hex: hexOf(bytes) });
+    }
+    for (const [b, t] of taken.entries()) {
+      const packets = new PacketDecoder({ expect: "res" }).push(t.bytes);
+      expect(packets.length).toBe(b === 77 ? 2000 : (b % 40) + 1);
+      expect(argText(packets[0]!, 0)).toBe(`H:x:${b}.0`);
+      expect(hexOf(t.bytes)).toBe(t.hex);
+    }
+    // One CAN_DO batch is 17 bytes: many of them fit the same allocation.
+    const small = Array.from({ length: 20 }, () => {
+      w.write(PacketType.CAN_DO, ["fn"]);
+      return w.take();
+    });
+    expect(new Set(small.map((x) => x.buffer)).size).toBeLessThan(4);
+    expect(small.every((x) => hexOf(x) === hexOf(encodePacket(PacketType.CAN_DO, ["fn"])))).toBe(true);
   });
 
   it("writeRaw appends bytes between packets", () => {
