@@ -1,6 +1,7 @@
 // One side of a gearmand case for one JavaScript peer, in its own process.
 //   --role=worker --peer=P --port=N --fn=echo --slots=4        prints READY, serves until killed
-//   --role=client --peer=P --port=N --mode=throughput|latency|background|big [--jobs --inflight --size --seconds]
+//   --role=client --peer=P --port=N --mode=throughput|latency|background|big [--jobs --inflight --size --seconds --warmup]
+//   --warmup=N: N jobs first (throughput: reported apart as `warmup`; latency: not timed)
 // The client prints one JSON line: counts, elapsed time, rate or percentiles, intact or not, bounded or not.
 import { PEERS } from "./peers.mjs";
 import { makePayload, parseArgs, percentile } from "./lib.mjs";
@@ -39,42 +40,51 @@ if (a.role === "worker") {
   if (mode === "throughput") {
     const jobs = Number(a.jobs ?? 20000);
     const inflight = Number(a.inflight ?? 100);
+    const warmup = Number(a.warmup ?? 0);
     const payload = makePayload(Number(a.size ?? 100));
-    const cpu0 = process.cpuUsage();
-    out = await new Promise((resolve) => {
-      let issued = 0;
-      let done = 0;
-      let bad = 0;
-      let finished = false;
-      const finish = (why) => {
-        if (finished) return;
-        finished = true;
-        const el = (performance.now() - t0) / 1000;
-        const cpu = process.cpuUsage(cpu0);
-        resolve({ jobs: done, requested: jobs, bad, seconds: el, rate: done / el, bounded: done < jobs, why, clientCpu: (cpu.user + cpu.system) / 1e6 });
-      };
-      const one = () => {
-        issued++;
-        c.submit(fn, payload).then((r) => {
-          if (!same(r, payload)) bad++;
-        }, () => bad++).finally(() => {
-          done++;
-          if (issued < jobs && performance.now() < deadline) one();
-          else if (done === issued) finish(done < jobs ? `time bound ${seconds} s` : undefined);
-        });
-      };
-      for (let i = 0; i < Math.min(inflight, jobs); i++) one();
-      // A peer whose last jobs never settle still ends: the harness bounds it.
-      setTimeout(() => finish(`time bound ${seconds} s (jobs still in flight)`), seconds * 1000 + 2000).unref();
-    });
+    /** `count` jobs through a window of `inflight`, bounded by the deadline. */
+    const run = (count) => {
+      const started = performance.now();
+      const cpu0 = process.cpuUsage();
+      return new Promise((resolve) => {
+        let issued = 0;
+        let done = 0;
+        let bad = 0;
+        let finished = false;
+        const finish = (why) => {
+          if (finished) return;
+          finished = true;
+          const el = (performance.now() - started) / 1000;
+          const cpu = process.cpuUsage(cpu0);
+          resolve({ jobs: done, requested: count, bad, seconds: el, rate: done / el, bounded: done < count, why, clientCpu: (cpu.user + cpu.system) / 1e6 });
+        };
+        const one = () => {
+          issued++;
+          c.submit(fn, payload).then((r) => {
+            if (!same(r, payload)) bad++;
+          }, () => bad++).finally(() => {
+            done++;
+            if (issued < count && performance.now() < deadline) one();
+            else if (done === issued) finish(done < count ? `time bound ${seconds} s` : undefined);
+          });
+        };
+        for (let i = 0; i < Math.min(inflight, count); i++) one();
+        // A peer whose last jobs never settle still ends: the harness bounds it.
+        setTimeout(() => finish(`time bound ${seconds} s (jobs still in flight)`), Math.max(0, deadline - performance.now()) + 2000).unref();
+      });
+    };
+    // The warm-up (JIT compilation, connection set-up) is measured apart: the steady state follows it.
+    const cold = warmup > 0 ? await run(warmup) : undefined;
+    out = cold && cold.bounded ? { ...cold, requested: jobs, warmup: cold } : { ...(await run(jobs)), warmup: cold };
   } else if (mode === "latency") {
     const jobs = Number(a.jobs ?? 2000);
     const payload = makePayload(Number(a.size ?? 100));
-    for (let i = 0; i < 50; i++) await c.submit(fn, payload); // warm-up
-    const lat = [];
-    let bad = 0;
+    const warmup = Number(a.warmup ?? 50);
     const start = performance.now();
     const end = start + seconds * 1000;
+    for (let i = 0; i < warmup && performance.now() < end; i++) await c.submit(fn, payload);
+    const lat = [];
+    let bad = 0;
     while (lat.length < jobs && performance.now() < end) {
       const s = performance.now();
       const r = await c.submit(fn, payload);

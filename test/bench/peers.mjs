@@ -4,6 +4,7 @@
 //                                    background(fn, payload) -> Promise<handle>, close() }
 // Nothing here tunes a peer beyond its documented options (no forced TCP_NODELAY).
 import { createRequire } from "node:module";
+import { nodeFloor } from "./node-floor.mjs";
 
 const require = createRequire(import.meta.url);
 const DIST = process.env.GEARMAN_SDK_DIST ?? new URL("../../dist/node.js", import.meta.url).href;
@@ -164,4 +165,4 @@ const gearmanode = {
   },
 };
 
-export const PEERS = { sdk, abraxas, gearman: gearmanNpm, gearmanode };
+export const PEERS = { sdk, abraxas, gearman: gearmanNpm, gearmanode, floor: nodeFloor };
