@@ -20,22 +20,6 @@ export function utf8(bytes: Uint8Array): string {
   return bytes.length === 0 ? "" : decoder.decode(bytes);
 }
 
-/** Byte length of a string once encoded as UTF-8, without encoding it. */
-export function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      // A surrogate pair is 2 UTF-16 units and 4 UTF-8 bytes; a lone surrogate becomes U+FFFD (3 bytes).
-      n += 2;
-      i++;
-    } else n += 2;
-  }
-  return n;
-}
-
 /** Concatenates byte arrays into one new owned buffer (one allocation, one copy per part). */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   let total = 0;

@@ -6,11 +6,17 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import { MAX_FUNCTION_NAME_BYTES, MAX_UNIQUE_BYTES } from "./constants.ts";
-import { utf8Length } from "./bytes.ts";
+
+const encoder = new TextEncoder();
+
+/** Byte length for a limit check: a UTF-16 unit is at most 3 UTF-8 bytes, so a string too short to pass the limit is not encoded (its length then stands in). */
+function checkedLength(value: string | Uint8Array, limit: number): number {
+  return typeof value !== "string" || value.length * 3 <= limit ? value.length : encoder.encode(value).length;
+}
 
 /** Returns a reason the function name is unusable, or undefined when it is fine. */
 export function functionNameProblem(name: string | Uint8Array): string | undefined {
-  const len = typeof name === "string" ? utf8Length(name) : name.length;
+  const len = checkedLength(name, MAX_FUNCTION_NAME_BYTES);
   if (len === 0) return "the function name is empty";
   const hasNul = typeof name === "string" ? name.includes("\0") : name.includes(0);
   if (hasNul) return "the function name contains a NUL byte";
@@ -22,7 +28,7 @@ export function functionNameProblem(name: string | Uint8Array): string | undefin
 
 /** Returns a reason the unique is unusable, or undefined when it is fine (an empty unique is fine). */
 export function uniqueProblem(unique: string | Uint8Array): string | undefined {
-  const len = typeof unique === "string" ? utf8Length(unique) : unique.length;
+  const len = checkedLength(unique, MAX_UNIQUE_BYTES);
   const hasNul = typeof unique === "string" ? unique.includes("\0") : unique.includes(0);
   if (hasNul) return "the unique id contains a NUL byte";
   if (len > MAX_UNIQUE_BYTES) {

@@ -2,7 +2,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../../src/errors.ts";
-import { utf8Length } from "../../../src/protocol/bytes.ts";
 import { MAX_FUNCTION_NAME_BYTES, MAX_UNIQUE_BYTES } from "../../../src/protocol/constants.ts";
 import { assertFunctionName, assertUnique, functionNameProblem, uniqueProblem } from "../../../src/protocol/validate.ts";
 
@@ -135,16 +134,19 @@ describe("uniques", () => {
   });
 });
 
-describe("utf8Length (what the limits are measured with)", () => {
-  it("equals TextEncoder's byte count for any UTF-16 string, lone surrogates included (2000 runs)", () => {
+describe("the limits count UTF-8 bytes, whatever the string", () => {
+  it("a name passes exactly when it is 1 to 512 UTF-8 bytes without NUL, a unique when ≤ 63 (2000 runs each)", () => {
     const units = fc.array(
-      fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0x80, max: 0xffff }), fc.integer({ min: 0xd800, max: 0xdfff })),
-      { maxLength: 40 },
+      fc.oneof(fc.integer({ min: 1, max: 0x7f }), fc.integer({ min: 0x80, max: 0xffff }), fc.integer({ min: 0xd800, max: 0xdfff })),
+      { maxLength: 300 },
     );
     fc.assert(
       fc.property(units, (codes) => {
         const s = String.fromCharCode(...codes);
-        expect(utf8Length(s)).toBe(enc.encode(s).length);
+        const bytes = enc.encode(s).length;
+        expect(functionNameProblem(s) === undefined).toBe(bytes >= 1 && bytes <= MAX_FUNCTION_NAME_BYTES);
+        expect(uniqueProblem(s) === undefined).toBe(bytes <= MAX_UNIQUE_BYTES);
+        if (bytes > MAX_FUNCTION_NAME_BYTES) expect(functionNameProblem(s)).toContain(`${bytes} bytes`);
       }),
       { numRuns: 2000 },
     );
