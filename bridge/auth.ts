@@ -83,11 +83,10 @@ export function tokenVerifier(options: { tokens?: Record<string, Principal>; hma
     if (problem) throw new TypeError(problem);
     byHash.set(sha256(token), principal);
   }
-  return (req) => {
+  return async (req) => {
     const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).find((p) => p.startsWith("bearer."));
     const auth = req.headers.authorization;
     const token = offered?.slice(7) ?? (auth?.startsWith("Bearer ") ? auth.slice(7).trim() : undefined);
-    const principal = token ? (byHash.get(sha256(token)) ?? (options.hmac ? verifySignedToken(token, options.hmac) : null)) : null;
-    return Promise.resolve(principal);
+    return token ? (byHash.get(sha256(token)) ?? (options.hmac ? verifySignedToken(token, options.hmac) : null)) : null;
   };
 }

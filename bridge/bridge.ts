@@ -1,29 +1,24 @@
 // Node only: node:http, node:net and ws. The policy-enforcing WebSocket ⇄ gearmand bridge (spec/bridge.md).
 /**
- * Exposes one gearmand to web pages without handing it to every web page: authentication and
- * Origin check at the upgrade, connection caps, a heartbeat, and per WebSocket its own TCP
- * connection to gearmand, with every packet read and the policy enforced. Packets pass as they
- * came, without a copy, except for these rewrites:
- * - the unique of `SUBMIT_*` and `GET_STATUS_UNIQUE` becomes `<principal>:<unique>` (an empty
- *   unique stays empty, `-` is refused); `STATUS_RES_UNIQUE` gets the prefix stripped again;
- * - `JOB_ASSIGN_UNIQ` / `JOB_ASSIGN_ALL` reach workers unchanged, so a worker sees the
- *   submitter's `<principal>:<unique>`: the one authenticated hint of who submitted a job;
+ * Exposes one gearmand to web pages without handing it to every web page: authentication and Origin check at the
+ * upgrade, connection caps, a heartbeat, and per WebSocket its own TCP connection to gearmand, with every packet read
+ * and the policy enforced. Packets pass as they came, without a copy, except for these rewrites:
+ * - the unique of `SUBMIT_*` and `GET_STATUS_UNIQUE` becomes `<principal>:<unique>` (an empty unique stays empty,
+ *   `-` is refused); `STATUS_RES_UNIQUE` gets the prefix stripped again;
+ * - `JOB_ASSIGN_UNIQ` / `JOB_ASSIGN_ALL` reach workers unchanged, so a worker sees the submitter's
+ *   `<principal>:<unique>`: the one authenticated hint of who submitted a job;
  * - a peer's `SET_CLIENT_ID` is dropped (the bridge sends its own, the principal id);
  * - a `GET_STATUS` for a handle this connection did not get in `JOB_CREATED` is answered with
  *   `ERROR PERMISSION_DENIED`, in reply order.
  * @module
  */
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
-import { type AddressInfo, connect, type Socket } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { ProtocolError } from "../src/errors.ts";
-import { utf8 } from "../src/protocol/bytes.ts";
-import { HEADER_SIZE } from "../src/protocol/constants.ts";
-import { PacketDecoder } from "../src/protocol/decoder.ts";
-import { encodePacket, type Packet, type PacketArg } from "../src/protocol/packet.ts";
-import { PacketType as T, packetTypeName } from "../src/protocol/packet-types.ts";
-import { parseTcpAddress } from "../src/transports/tcp-node.ts";
+import { encodePacket, HEADER_SIZE, type Packet, PacketDecoder, PacketType as T, packetTypeName, utf8 } from "../src/protocol/mod.ts";
+import { parseTcpAddress, wrapSocket } from "../src/transports/tcp-node.ts";
 import { type HmacOptions, tokenVerifier, type Verify } from "./auth.ts";
 import { checkRequest, type Principal, principalProblem, stripNamespace, TokenBucket } from "./policy.ts";
 
@@ -36,8 +31,7 @@ export interface BridgeLimits {
   /** @default 10000 */ maxConnections?: number;
   /** @default 1000 */ maxConnectionsPerPrincipal?: number;
   /** @default 1000 */ maxConnectionsPerIp?: number;
-  /** Submits per second per principal; over it the connection closes with 1008 "rate limit". @default 1000 */
-  submitsPerSecond?: number;
+  /** Submits per second per principal; over it the connection closes with 1008 "rate limit". @default 1000 */ submitsPerSecond?: number;
   /** @default 2 × submitsPerSecond */ submitBurst?: number;
   /** @default 30000 */ firstPacketMs?: number;
   /** Ping interval; a peer is terminated after two missed pongs. @default 30000 */ heartbeatMs?: number;
@@ -46,7 +40,7 @@ export interface BridgeLimits {
   /** @default 262144 */ lowWaterMark?: number;
   /** HTTP headersTimeout of a server the bridge creates. @default 10000 */ headersTimeoutMs?: number;
   /** Time a peer gets to answer a close frame before it is terminated. @default 5000 */ closeGraceMs?: number;
-  /** Job handles remembered per connection for GET_STATUS. @default 4096 */ maxHandles?: number;
+  /** Job handles remembered per connection for GET_STATUS (the latest maxHandles, up to twice as many). @default 4096 */ maxHandles?: number;
 }
 
 /** The defaults of {@link BridgeLimits} (spec/bridge.md §2.1); `submitBurst` defaults to 2 × `submitsPerSecond`. */
@@ -101,12 +95,13 @@ export interface Bridge {
 }
 
 type Config = Readonly<Required<BridgeLimits> & { upstream: { host: string; port: number } }>;
-type Timer = ReturnType<typeof setTimeout>;
+/** What happens to one packet of a chunk: new bytes in its place, null to leave it out, undefined to pass it as it came. */
+type Edit = Uint8Array | null | undefined;
 
 // A GET_STATUS for a foreign handle is sent upstream with this handle, so that gearmand's in-order
 // reply marks the place where the synthesized ERROR goes; answering at once could overtake replies.
 const PLACEHOLDER = "bridge-denied-handle";
-const DENIED = ["PERMISSION_DENIED", "GET_STATUS is only allowed for handles this connection created"];
+const DENIED = encodePacket(T.ERROR, ["PERMISSION_DENIED", "GET_STATUS is only allowed for handles this connection created"], "res");
 const PROTOCOL_CLOSE: Record<string, number> = { too_large: 1009, unknown_type: 1008 };
 const BAD_MAGIC = "not a Gearman request: every packet must start with \\0REQ (no admin text)";
 
@@ -114,234 +109,203 @@ const counts = (a: Uint32Array): Record<string, number> =>
   Object.fromEntries([...a.entries()].filter(([, n]) => n > 0).map(([t, n]) => [packetTypeName(t), n]));
 
 /** Bytes of a decoded packet on the wire: the header, the fields, and a NUL between each two. */
-function wireSize(p: Packet): number {
-  let n = HEADER_SIZE - 1;
-  for (const a of p.args) n += a.length + 1;
-  return p.args.length === 0 ? HEADER_SIZE : n;
+const wireSize = (p: Packet): number => p.args.reduce((n, a) => n + a.length, HEADER_SIZE + Math.max(0, p.args.length - 1));
+
+/**
+ * `chunk` up to its last whole packet with `edits` (one per packet) applied, uncopied where nothing changed, and the offset
+ * where that packet ended; a packet that began in an earlier chunk (`at`, where the first one began, < 0) is re-encoded.
+ */
+function reframe(chunk: Uint8Array, at: number, packets: readonly Packet[], edits: readonly Edit[]): [Uint8Array, number] {
+  let parts: Uint8Array[] | undefined;
+  let copied = 0;
+  packets.forEach((p, i) => {
+    const size = wireSize(p);
+    const edit = edits[i] === undefined && at < 0 ? encodePacket(p.type, p.args, p.magic) : edits[i];
+    if (edit !== undefined) {
+      (parts ??= []).push(chunk.subarray(copied, Math.max(at, 0)));
+      if (edit) parts.push(edit);
+      copied = at + size;
+    }
+    at += size;
+  });
+  const end = Math.max(at, 0);
+  return [parts ? Buffer.concat([...parts, chunk.subarray(copied, end)]) : end === chunk.length ? chunk : chunk.subarray(0, end), at];
 }
 
-/** Relays one accepted WebSocket to its own TCP connection to gearmand. */
-class Relay {
-  #ws: WebSocket;
-  #tcp: Socket;
-  #who: Principal;
-  #cfg: Config;
-  #bucket: TokenBucket;
-  #fromPeer: PacketDecoder;
-  #fromServer = new PacketDecoder({ expect: "res" });
-  /** Bytes of gearmand's stream (held by the decoder) of a packet not yet complete. */
-  #partial = 0;
-  #handles = new Set<string>();
-  #deniedStatus = 0;
-  /** Bytes given to ws.send and not yet written. */
-  #unsent = 0;
-  /** ECHO_REQ bytes gearmand has not answered yet. */
-  #echoing = 0;
-  #tcpBlocked = false;
-  #wsBlocked = false;
-  #wsPaused = false;
-  #pings = 0;
-  #closing: { code: number; reason: string } | undefined;
-  #timers: Timer[] = [];
-  #slowTimer: Timer | undefined;
-  #started = Date.now();
-  #in = new Uint32Array(43);
-  #out = new Uint32Array(43);
-  #bytesIn = 0;
-  #bytesOut = 0;
-  #denials: string[] = [];
+/** Relays one accepted WebSocket to its own TCP connection to gearmand, checking every packet both ways. */
+function relay(ws: WebSocket, who: Principal, meta: { origin: string | undefined; remote: string }, cfg: Config, bucket: TokenBucket,
+  done: (log: ConnectionLog) => void): { heartbeat(): void; close(code: number, reason: string): void } {
+  const fromPeer = new PacketDecoder({ expect: "req", maxPacketSize: cfg.maxPacketSize });
+  const fromServer = new PacketDecoder({ expect: "res" });
+  // Two generations: evicting the oldest handle one by one scans a Set's deleted entries each time.
+  let handles = new Set<string>();
+  let olderHandles = new Set<string>();
+  const started = Date.now(), packetsIn = new Uint32Array(43), packetsOut = new Uint32Array(43), denials: string[] = [];
+  let bytesIn = 0, bytesOut = 0, pings = 0, deniedStatus = 0;
+  // Bytes of gearmand's stream (held by the decoder) of a packet not yet complete; bytes given to ws.send and not yet
+  // written; ECHO_REQ bytes gearmand has not answered yet.
+  let partial = 0, unsent = 0, echoing = 0;
+  let tcpBlocked = false, wsBlocked = false, wsPaused = false;
+  let closing: { code: number; reason: string } | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let slowTimer: NodeJS.Timeout | undefined;
+  const timer = (ms: number, fn: () => void): number => timers.push(setTimeout(fn, ms).unref());
 
-  constructor(ws: WebSocket, who: Principal, meta: { origin: string | undefined; remote: string }, cfg: Config, bucket: TokenBucket,
-    done: (log: ConnectionLog) => void) {
-    this.#ws = ws;
-    this.#who = who;
-    this.#cfg = cfg;
-    this.#bucket = bucket;
-    this.#fromPeer = new PacketDecoder({ expect: "req", maxPacketSize: cfg.maxPacketSize });
-    const tcp = (this.#tcp = connect({ ...cfg.upstream, noDelay: true }));
-    // Attribution (T12): gearmand's `workers` shows the principal, and peers cannot change it.
-    tcp.write(encodePacket(T.SET_CLIENT_ID, [who.id]));
-    tcp.on("data", (chunk: Buffer) => this.#fromUpstream(chunk));
-    tcp.on("drain", () => {
-      this.#tcpBlocked = false;
-      this.#updatePause();
-    });
-    tcp.on("error", () => {});
-    tcp.on("close", () => this.close(1011, "the connection to gearmand closed"));
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (this.#closing) return;
-      if (!isBinary) return this.close(1003, "text frames are not accepted: send binary \\0REQ packets");
-      try {
-        this.#fromWs(data);
-      } catch {
-        // A bug here must cost this connection, not the bridge process and every other peer.
-        this.close(1011, "internal bridge error");
-      }
-    });
-    ws.on("pong", () => (this.#pings = 0));
-    ws.on("error", () => {});
-    ws.on("close", (code: number, reason: Buffer) => {
-      const end = (this.#closing ??= { code, reason: reason.toString() });
-      for (const t of [...this.#timers, this.#slowTimer]) clearTimeout(t);
-      this.#endUpstream();
-      done({
-        type: "connection", principal: who.id, origin: meta.origin, remote: meta.remote, durationMs: Date.now() - this.#started,
-        code: end.code, reason: end.reason, packetsIn: counts(this.#in), packetsOut: counts(this.#out), bytesIn: this.#bytesIn,
-        bytesOut: this.#bytesOut, denials: this.#denials,
-      });
-    });
-    // The first packet must come in time; an empty message is no packet.
-    this.#timer(cfg.firstPacketMs, () => this.#bytesIn > 0 || this.close(1008, `no packet within ${cfg.firstPacketMs} ms`));
-    if (who.exp !== undefined) this.#expiry(who.exp * 1000);
-  }
+  const tcp = wrapSocket(connect({ ...cfg.upstream, noDelay: true }));
+  // Attribution (T12): gearmand's `workers` shows the principal, and peers cannot change it.
+  tcp.write(encodePacket(T.SET_CLIENT_ID, [who.id]));
+  tcp.start({
+    data: fromUpstream,
+    drain() {
+      tcpBlocked = false;
+      updatePause();
+    },
+    closed: () => close(1011, "the connection to gearmand closed"),
+  });
+  ws.on("message", (data: Buffer, isBinary: boolean) => {
+    if (closing) return;
+    if (!isBinary) return close(1003, "text frames are not accepted: send binary \\0REQ packets");
+    try {
+      fromWs(data);
+    } catch {
+      // A bug here must cost this connection, not the bridge process and every other peer.
+      close(1011, "internal bridge error");
+    }
+  });
+  ws.on("pong", () => (pings = 0)).on("error", () => {});
+  ws.on("close", (code: number, reason: Buffer) => {
+    const end = (closing ??= { code, reason: reason.toString() });
+    for (const t of [...timers, slowTimer]) clearTimeout(t);
+    tcp.close();
+    done({ type: "connection", principal: who.id, ...meta, durationMs: Date.now() - started, code: end.code, reason: end.reason,
+      packetsIn: counts(packetsIn), packetsOut: counts(packetsOut), bytesIn, bytesOut, denials });
+  });
+  // The first packet must come in time; an empty message is no packet.
+  timer(cfg.firstPacketMs, () => bytesIn > 0 || close(1008, `no packet within ${cfg.firstPacketMs} ms`));
+  if (who.exp !== undefined) expiry(who.exp * 1000);
 
-  /** Pings, and terminates a peer that missed two pongs (the bridge's heartbeat calls this). */
-  heartbeat(): void {
-    // A paused socket cannot read pongs; the slow-consumer timer covers that case.
-    if (this.#closing || this.#wsPaused) return;
-    if (this.#pings++ < 2) return this.#ws.ping();
-    this.#closing = { code: 1006, reason: "no pong: peer terminated" };
-    this.#ws.terminate();
-  }
-
-  /** Closes the WebSocket with a code and a reason, and the upstream connection with it. */
-  close(code: number, reason: string): void {
-    if (this.#closing) return;
-    this.#closing = { code, reason };
-    if (code !== 1000 && code !== 1001 && code !== 1011) this.#denials.push(reason);
-    this.#endUpstream();
-    let short = reason;
-    while (Buffer.byteLength(short) > 123) short = short.slice(0, -1);
-    this.#ws.close(code, short);
-    // A peer that stopped reading never answers the close frame.
-    this.#timer(this.#cfg.closeGraceMs, () => this.#ws.terminate());
-  }
-
-  #fromWs(data: Buffer): void {
-    this.#bytesIn += data.length;
+  function fromWs(data: Buffer): void {
+    bytesIn += data.length;
     let packets: Packet[];
     try {
-      packets = this.#fromPeer.push(data);
+      packets = fromPeer.push(data);
     } catch (err) {
       const { reason, message } = err as ProtocolError;
-      return this.close(PROTOCOL_CLOSE[reason] ?? 1002, reason === "bad_magic" ? BAD_MAGIC : message);
+      return close(PROTOCOL_CLOSE[reason] ?? 1002, reason === "bad_magic" ? BAD_MAGIC : message);
     }
-    if (!this.#fromPeer.idle) return this.close(1002, "message ends inside a packet: send whole packets per WebSocket message");
-    // Check every packet before forwarding any, so a rejected message leaves nothing upstream. The message goes
-    // on as it came unless a packet in it is rewritten (copied into `parts`, re-encoded) or dropped (null).
-    let parts: Uint8Array[] | undefined;
-    let at = 0, copied = 0;
+    if (!fromPeer.idle) return close(1002, "message ends inside a packet: send whole packets per WebSocket message");
+    // Check every packet before forwarding any, so a rejected message leaves nothing upstream.
+    const edits: Edit[] = [];
     for (const p of packets) {
-      this.#in[p.type]!++;
-      const v = checkRequest(p, this.#who, this.#bucket);
-      if (v.kind === "close") return this.close(v.code, v.reason);
-      let args: readonly PacketArg[] | null | undefined = v.kind === "drop" ? null : v.args;
-      if (v.kind === "drop") this.#denials.push(v.reason);
-      else if (p.type === T.GET_STATUS && !this.#handles.has(utf8(p.args[0]!))) {
-        this.#deniedStatus++;
-        this.#denials.push("GET_STATUS of a foreign handle");
-        args = [PLACEHOLDER];
-      } else if (p.type === T.ECHO_REQ) this.#echoing += p.args[0]!.length;
-      const size = wireSize(p);
-      if (args !== undefined) {
-        (parts ??= []).push(data.subarray(copied, at));
-        if (args) parts.push(encodePacket(p.type, args));
-        copied = at + size;
-      }
-      at += size;
+      packetsIn[p.type]!++;
+      const v = checkRequest(p, who, bucket);
+      if (v.kind === "close") return close(v.code, v.reason);
+      let edit: Edit = v.kind === "drop" ? null : v.args && encodePacket(p.type, v.args);
+      if (v.kind === "drop") denials.push(v.reason);
+      else if (p.type === T.GET_STATUS && !handles.has(utf8(p.args[0]!)) && !olderHandles.has(utf8(p.args[0]!))) {
+        deniedStatus++;
+        denials.push("GET_STATUS of a foreign handle");
+        edit = encodePacket(T.GET_STATUS, [PLACEHOLDER]);
+      } else if (p.type === T.ECHO_REQ) echoing += p.args[0]!.length;
+      edits.push(edit);
     }
-    const out = parts ? Buffer.concat([...parts, data.subarray(copied)]) : data;
-    if (out.length > 0 && !this.#tcp.write(out)) this.#tcpBlocked = true;
-    this.#updatePause();
+    const [out] = reframe(data, 0, packets, edits);
+    if (out.length > 0 && !tcp.write(out as Uint8Array<ArrayBuffer>)) tcpBlocked = true;
+    updatePause();
   }
 
-  #fromUpstream(chunk: Buffer): void {
-    if (this.#closing) return;
+  function fromUpstream(chunk: Uint8Array): void {
+    if (closing) return;
     let packets: Packet[];
     try {
-      packets = this.#fromServer.push(chunk);
+      packets = fromServer.push(chunk);
     } catch (err) {
-      return this.close(1011, `gearmand sent an invalid packet: ${(err as Error).message}`);
+      return close(1011, `gearmand sent an invalid packet: ${(err as Error).message}`);
     }
-    // Each message holds whole packets, however gearmand's bytes were cut: the chunk goes on as it came up to
-    // its last whole packet, unless a packet is rewritten or began in an earlier chunk (`at` < 0): re-encoded.
-    let parts: Uint8Array[] | undefined;
-    let at = -this.#partial, copied = 0;
-    for (const p of packets) {
-      this.#out[p.type]!++;
-      let type: number = p.type;
-      let args: readonly PacketArg[] | undefined;
-      if (p.type === T.JOB_CREATED) {
-        this.#handles.add(utf8(p.args[0]!));
-        if (this.#handles.size > this.#cfg.maxHandles) this.#handles.delete(this.#handles.values().next().value!);
-      } else if (p.type === T.ECHO_RES) this.#echoing -= p.args[0]!.length;
-      else if (p.type === T.STATUS_RES && this.#deniedStatus > 0 && utf8(p.args[0]!) === PLACEHOLDER) {
-        this.#deniedStatus--;
-        type = T.ERROR;
-        args = DENIED;
-      } else if (p.type === T.STATUS_RES_UNIQUE) {
-        const unique = stripNamespace(p.args[0]!, this.#who);
-        if (unique !== p.args[0]) args = [unique, ...p.args.slice(1)];
-      }
-      const size = wireSize(p);
-      if (args || at < 0) {
-        (parts ??= []).push(chunk.subarray(copied, Math.max(at, 0)), encodePacket(type, args ?? p.args, "res"));
-        copied = at + size;
-      }
-      at += size;
-    }
-    this.#partial = chunk.length - at;
-    if (parts) this.#send(Buffer.concat([...parts, chunk.subarray(copied, at)]));
-    else if (at > 0) this.#send(at === chunk.length ? chunk : chunk.subarray(0, at));
-    this.#updatePause();
+    // Each message holds whole packets, however gearmand's bytes were cut.
+    const [out, end] = reframe(chunk, -partial, packets, packets.map(reply));
+    partial = chunk.length - end;
+    if (out.length > 0) send(out);
+    updatePause();
   }
 
-  #send(bytes: Uint8Array): void {
+  /** Notes what one of gearmand's replies means for this connection; returns its rewrite, if any. */
+  function reply(p: Packet): Edit {
+    packetsOut[p.type]!++;
+    if (p.type === T.JOB_CREATED) {
+      handles.add(utf8(p.args[0]!));
+      if (handles.size >= cfg.maxHandles) [olderHandles, handles] = [handles, new Set()];
+    } else if (p.type === T.ECHO_RES) echoing -= p.args[0]!.length;
+    else if (p.type === T.STATUS_RES && deniedStatus > 0 && utf8(p.args[0]!) === PLACEHOLDER) {
+      deniedStatus--;
+      return DENIED;
+    } else if (p.type === T.STATUS_RES_UNIQUE) {
+      const unique = stripNamespace(p.args[0]!, who);
+      if (unique !== p.args[0]) return encodePacket(p.type, [unique, ...p.args.slice(1)], "res");
+    }
+    return undefined;
+  }
+
+  function send(bytes: Uint8Array): void {
     const n = bytes.length;
-    this.#unsent += n;
-    this.#bytesOut += n;
-    this.#ws.send(bytes, () => {
-      this.#unsent -= n;
-      if (!this.#wsBlocked || this.#unsent > this.#cfg.lowWaterMark) return;
-      this.#wsBlocked = false;
-      clearTimeout(this.#slowTimer);
-      this.#tcp.resume();
-      this.#updatePause();
+    unsent += n;
+    bytesOut += n;
+    ws.send(bytes, () => {
+      unsent -= n;
+      if (!wsBlocked || unsent > cfg.lowWaterMark) return;
+      wsBlocked = false;
+      clearTimeout(slowTimer);
+      tcp.resume();
+      updatePause();
     });
-    if (this.#wsBlocked || this.#unsent <= this.#cfg.highWaterMark) return;
-    this.#wsBlocked = true;
-    this.#tcp.pause();
-    this.#slowTimer = setTimeout(() => this.close(1008, "slow consumer"), this.#cfg.slowConsumerMs).unref();
+    if (wsBlocked || unsent <= cfg.highWaterMark) return;
+    wsBlocked = true;
+    tcp.pause();
+    slowTimer = setTimeout(() => close(1008, "slow consumer"), cfg.slowConsumerMs).unref();
   }
 
   // Coupled: while gearmand's replies cannot leave, stop reading the peer's requests as well;
   // otherwise gearmand keeps executing them and buffers their replies without limit. ECHO is the
   // one request answered with its own size, and loopback kernel buffers hide tens of MiB of it
   // from tcp.write(), so unanswered ECHO bytes are capped at the high-water mark too.
-  #updatePause(): void {
-    const pause = this.#tcpBlocked || this.#wsBlocked || this.#echoing > this.#cfg.highWaterMark;
-    if (this.#closing || pause === this.#wsPaused) return;
-    this.#wsPaused = pause;
-    if (pause) this.#ws.pause();
-    else this.#ws.resume();
+  function updatePause(): void {
+    const pause = tcpBlocked || wsBlocked || echoing > cfg.highWaterMark;
+    if (closing || pause === wsPaused) return;
+    wsPaused = pause;
+    if (pause) ws.pause();
+    else ws.resume();
   }
 
-  #endUpstream(): void {
-    if (this.#tcp.destroyed) return;
-    // FIN after what was already forwarded; gearmand then requeues the jobs this peer held.
-    this.#tcp.end();
-    setTimeout(() => this.#tcp.destroy(), 2000).unref();
-  }
-
-  #expiry(at: number): void {
+  function expiry(at: number): void {
     const left = at - Date.now();
-    if (left <= 0) return this.close(4401, "token expired");
-    this.#timer(Math.min(left, 2 ** 31 - 1), () => this.#expiry(at));
+    if (left <= 0) return close(4401, "token expired");
+    timer(Math.min(left, 2 ** 31 - 1), () => expiry(at));
   }
 
-  #timer(ms: number, fn: () => void): void {
-    this.#timers.push(setTimeout(fn, ms).unref());
+  /** Closes the WebSocket with a code and a reason, and the upstream connection with it. */
+  function close(code: number, reason: string): void {
+    if (closing) return;
+    closing = { code, reason };
+    if (code !== 1000 && code !== 1001 && code !== 1011) denials.push(reason);
+    // FIN after what was already forwarded; gearmand then requeues the jobs this peer held.
+    tcp.close();
+    let short = reason;
+    while (Buffer.byteLength(short) > 123) short = short.slice(0, -1);
+    ws.close(code, short);
+    // A peer that stopped reading never answers the close frame.
+    timer(cfg.closeGraceMs, () => ws.terminate());
   }
+
+  /** Pings, and terminates a peer that missed two pongs (the bridge's heartbeat calls this). */
+  function heartbeat(): void {
+    // A paused socket cannot read pongs; the slow-consumer timer covers that case.
+    if (closing || wsPaused) return;
+    if (pings++ < 2) return ws.ping();
+    closing = { code: 1006, reason: "no pong: peer terminated" };
+    ws.terminate();
+  }
+
+  return { heartbeat, close };
 }
 
 function reject(socket: Duplex, status: number, text: string): void {
@@ -364,12 +328,12 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const l = { ...DEFAULT_LIMITS, ...limits };
   const upstream = parseTcpAddress(options.upstream);
   const cfg: Config = Object.freeze({ ...l, submitBurst: limits?.submitBurst ?? l.submitsPerSecond * 2, upstream });
-  const verify = policy.verify ?? tokenVerifier({ tokens: policy.tokens ?? {}, ...(policy.hmac ? { hmac: policy.hmac } : {}) });
+  const verify = policy.verify ?? tokenVerifier({ tokens: policy.tokens, hmac: policy.hmac });
   const origins = new Set(policy.origins ?? []);
   const proxies = new Set(policy.trustedProxies ?? []);
   const log = options.logger ?? ((e: BridgeLogEntry) => process.stderr.write(`${JSON.stringify(e)}\n`));
   const path = options.path ?? "/gearman";
-  const relays = new Set<Relay>();
+  const relays = new Set<ReturnType<typeof relay>>();
   const buckets = new Map<string, TokenBucket>();
   // Connections open or being admitted, by cap: "" all, "ip <address>", "id <principal>".
   const held = new Map<string, number>();
@@ -414,12 +378,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     hold("");
     hold(`ip ${remote}`);
     socket.once("close", release);
-    let who: Principal | null = null;
-    try {
-      who = await verify(req);
-    } catch {
-      // A verify that throws refuses the peer like one that returns null.
-    }
+    // A verify that throws refuses the peer like one that returns null.
+    const who = await (async () => verify(req))().catch(() => null);
     if (socket.destroyed) return release();
     if (!who) return refuse(401, "missing or invalid token");
     if (principalProblem(who)) return refuse(500, "verify returned an unusable principal");
@@ -427,9 +387,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     hold(`id ${who.id}`);
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off("close", release);
-      let bucket = buckets.get(who.id);
-      if (!bucket) buckets.set(who.id, (bucket = new TokenBucket(cfg.submitsPerSecond, cfg.submitBurst)));
-      const r: Relay = new Relay(ws, who, { origin, remote }, cfg, bucket, (entry) => {
+      const bucket = buckets.get(who.id) ?? new TokenBucket(cfg.submitsPerSecond, cfg.submitBurst);
+      buckets.set(who.id, bucket);
+      const r = relay(ws, who, { origin, remote }, cfg, bucket, (entry) => {
         relays.delete(r);
         release();
         log(entry);
@@ -447,7 +407,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     else if (!options.server) reject(socket, 404, "not found");
   };
 
-  const headersTimeout = l.headersTimeoutMs;
+  const headersTimeout = cfg.headersTimeoutMs;
   const server = options.server ?? createServer({ headersTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
     (_req, res) => res.writeHead(426, { "Content-Type": "text/plain" }).end("WebSocket only\n"));
   server.on("upgrade", onUpgrade);
@@ -463,7 +423,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const heartbeat = setInterval(() => {
     for (const r of relays) r.heartbeat();
     for (const [id, b] of buckets) if (!held.has(`id ${id}`) && b.full) buckets.delete(id);
-  }, l.heartbeatMs).unref();
+  }, cfg.heartbeatMs).unref();
 
   return {
     port,
@@ -475,12 +435,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       closing = true;
       clearInterval(heartbeat);
       server.off("upgrade", onUpgrade);
-      if (relays.size > 0) {
-        await new Promise<void>((resolve) => {
-          drained = resolve;
-          for (const r of relays) r.close(1001, "the bridge is shutting down");
-        });
-      }
+      const gone = new Promise<void>((resolve) => (drained = resolve));
+      for (const r of relays) r.close(1001, "the bridge is shutting down");
+      if (relays.size > 0) await gone;
       if (!options.server) await new Promise((resolve) => server.close(resolve).closeAllConnections());
     },
   };

@@ -3,11 +3,8 @@
  * Pure checks over decoded packets: types per role, function allow-lists, name and unique limits, submit rate, unique namespace.
  * @module
  */
-import { concatBytes } from "../src/protocol/bytes.ts";
-import { MAX_UNIQUE_BYTES } from "../src/protocol/constants.ts";
-import type { Packet } from "../src/protocol/packet.ts";
-import { PacketType as T, packetTypeName } from "../src/protocol/packet-types.ts";
-import { functionNameProblem } from "../src/protocol/validate.ts";
+import { concatBytes, toBytes, utf8 } from "../src/protocol/bytes.ts";
+import { functionNameProblem, MAX_UNIQUE_BYTES, type Packet, PacketType as T, packetTypeName } from "../src/protocol/mod.ts";
 
 /** The two roles a principal can hold. */
 export type Role = "client" | "worker";
@@ -37,7 +34,7 @@ const isList = (v: unknown): boolean => v === undefined || (Array.isArray(v) && 
 export function principalProblem(p: Principal): string | undefined {
   if (typeof p.id !== "string" || !PRINCIPAL_ID.test(p.id)) return `principal id ${JSON.stringify(p.id)} must match ${PRINCIPAL_ID}`;
   // A string where a list belongs would be iterated by character, and "*" would then allow everything.
-  if (!isList(p.roles) || !p.roles.every((r) => r === "client" || r === "worker")) {
+  if (!Array.isArray(p.roles) || !p.roles.every((r) => r === "client" || r === "worker")) {
     return `principal ${p.id}: roles must be a list of "client" and "worker"`;
   }
   return isList(p.submit) && isList(p.register) ? undefined : `principal ${p.id}: submit and register must be lists of function names`;
@@ -53,11 +50,7 @@ const ALLOWED: Readonly<Record<Role, ReadonlySet<number>>> = {
     T.SET_CLIENT_ID]),
 };
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 const FORWARD: Verdict = { kind: "forward" };
-// The bridge already set the principal id; a peer must not overwrite the attribution.
-const DROP_CLIENT_ID: Verdict = { kind: "drop", reason: "SET_CLIENT_ID is set by the bridge" };
 const deny = (reason: string): Verdict => ({ kind: "close", code: 1008, reason });
 
 /** True when `name` matches an exact entry, a `prefix.*` entry, or `*`. */
@@ -68,7 +61,7 @@ export function allowed(name: string, patterns: readonly string[] | undefined): 
 function nameProblem(raw: Uint8Array, list: readonly string[] | undefined, what: string): Verdict | undefined {
   const problem = functionNameProblem(raw);
   if (problem) return deny(problem);
-  const name = dec.decode(raw);
+  const name = utf8(raw);
   return allowed(name, list) ? undefined : deny(`${what} of function ${name.slice(0, 60)} not allowed`);
 }
 
@@ -78,14 +71,14 @@ export function namespaceUnique(unique: Uint8Array, who: Principal): Uint8Array 
   if (unique.includes(0)) return "the unique id contains a NUL byte";
   // `-` makes gearmand coalesce on the payload, across principals: refuse it rather than leak results.
   if (unique.length === 1 && unique[0] === 0x2d) return "unique '-' (coalesce by payload) is not allowed through the bridge";
-  const out = concatBytes([enc.encode(`${who.id}:`), unique]);
+  const out = concatBytes([toBytes(`${who.id}:`), unique]);
   const max = MAX_UNIQUE_BYTES - out.length + unique.length;
   return out.length <= MAX_UNIQUE_BYTES ? out : `unique is ${unique.length} bytes; with the principal prefix at most ${max} are allowed`;
 }
 
 /** Strips this principal's namespace from a unique gearmand sends back (STATUS_RES_UNIQUE); other uniques come back as they are. */
 export function stripNamespace(unique: Uint8Array, who: Principal): Uint8Array {
-  const prefix = enc.encode(`${who.id}:`);
+  const prefix = toBytes(`${who.id}:`);
   return prefix.every((b, i) => unique[i] === b) ? unique.subarray(prefix.length) : unique;
 }
 
@@ -98,8 +91,9 @@ export function checkRequest(p: Packet, who: Principal, submits: TokenBucket): V
     return deny(`packet type ${p.type} not allowed for ${who.roles.join("+") || "no role"} (${packetTypeName(p.type)})`);
   }
   const a = p.args;
-  if (p.type === T.SET_CLIENT_ID) return DROP_CLIENT_ID;
-  if (p.type === T.CAN_DO_TIMEOUT && !/^\d{1,20}$/.test(dec.decode(a[1]!))) return deny("CAN_DO_TIMEOUT needs a timeout of 1 to 20 digits");
+  // The bridge already set the principal id; a peer must not overwrite the attribution.
+  if (p.type === T.SET_CLIENT_ID) return { kind: "drop", reason: "SET_CLIENT_ID is set by the bridge" };
+  if (p.type === T.CAN_DO_TIMEOUT && !/^\d{1,20}$/.test(utf8(a[1]!))) return deny("CAN_DO_TIMEOUT needs a timeout of 1 to 20 digits");
   if (p.type === T.CAN_DO || p.type === T.CAN_DO_TIMEOUT) return nameProblem(a[0]!, who.register, "register") ?? FORWARD;
   if (p.type === T.CANT_DO) return nameProblem(a[0]!, ["*"], "unregister") ?? FORWARD;
   if (p.type === T.GET_STATUS_UNIQUE) return namespaced(p, 0, who);

@@ -656,5 +656,8 @@ describe("the SDK transport and the CLI", () => {
     await expect(main(["--upstream", g.address], {})).rejects.toThrow(/--policy is required/);
     writeFileSync(file, JSON.stringify({ tokens: { t: { id: "x", roles: ["admin"] } } }));
     await expect(main(["--policy", file], {})).rejects.toThrow(/roles must be/);
+    // No roles at all is refused with the same message, not a TypeError.
+    writeFileSync(file, JSON.stringify({ tokens: { t: { id: "x" } } }));
+    await expect(main(["--policy", file], {})).rejects.toThrow(/roles must be/);
   });
 });
