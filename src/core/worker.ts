@@ -249,7 +249,8 @@ export class BaseWorker {
       return this.#conclude(conn, job, def, true, err, undefined, timer);
     }
     if (!isThenable(outcome)) return this.#conclude(conn, job, def, false, undefined, outcome, timer);
-    outcome.then(
+    // Promise.resolve: a thenable whose `then` throws becomes a rejection, as `await` would make it.
+    Promise.resolve(outcome).then(
       (value) => this.#conclude(conn, job, def, false, undefined, value, timer),
       (err: unknown) => this.#conclude(conn, job, def, true, err, undefined, timer),
     );
