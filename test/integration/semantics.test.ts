@@ -87,6 +87,38 @@ describe("return codes", () => {
   });
 });
 
+describe("how a handler answers", () => {
+  it("at once, with a promise or with any thenable; a synchronous throw and a throwing then() both fail the job", async () => {
+    const fn = fname("answers");
+    const w = res.worker({ concurrency: 2 });
+    const answers: Record<string, (job: Job) => unknown> = {
+      sync: (job) => `sync:${job.text()}`,
+      promise: async (job) => `promise:${job.text()}`,
+      thenable: (job) => ({ then: (ok: (v: string) => void) => ok(`thenable:${job.text()}`) }),
+      throws: () => {
+        throw new Error("thrown at once");
+      },
+      badThen: () => ({
+        then: () => {
+          throw new Error("then() threw");
+        },
+      }),
+    };
+    w.defineFunction(fn, ((job: Job) => answers[job.text()]!(job)) as never);
+    await w.start();
+    const c = res.client();
+    for (const k of ["sync", "promise", "thenable"]) expect(text(await c.execute(fn, k))).toBe(`${k}:${k}`);
+    for (const [k, message] of [["throws", "thrown at once"], ["badThen", "then() threw"]]) {
+      const err = (await c.execute(fn, k!).catch((e: unknown) => e)) as JobFailedError;
+      expect(err, k).toBeInstanceOf(JobFailedError);
+      expect(err.warnings.map(text)).toEqual([message]);
+    }
+    // The worker goes on, its slots all free again.
+    expect(w.running).toBe(0);
+    expect(text(await c.execute(fn, "sync"))).toBe("sync:sync");
+  });
+});
+
 describe("ERROR: run again", () => {
   it("a job that returns ERROR once runs again on the same lone worker and completes", async () => {
     const fn = fname("err1");
