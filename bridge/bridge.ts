@@ -202,7 +202,7 @@ function relay(ws: WebSocket, who: Principal, meta: { origin: string | undefined
       if (v.kind === "close") return close(v.code, v.reason);
       let edit: Edit = v.kind === "drop" ? null : v.args && encodePacket(p.type, v.args);
       if (v.kind === "drop") denials.push(v.reason);
-      else if (p.type === T.GET_STATUS && !handles.has(utf8(p.args[0]!)) && !olderHandles.has(utf8(p.args[0]!))) {
+      else if (p.type === T.GET_STATUS && !knownHandle(utf8(p.args[0]!))) {
         deniedStatus++;
         denials.push("GET_STATUS of a foreign handle");
         edit = encodePacket(T.GET_STATUS, [PLACEHOLDER]);
@@ -227,6 +227,10 @@ function relay(ws: WebSocket, who: Principal, meta: { origin: string | undefined
     partial = chunk.length - end;
     if (out.length > 0) send(out);
     updatePause();
+  }
+
+  function knownHandle(handle: string): boolean {
+    return handles.has(handle) || olderHandles.has(handle);
   }
 
   /** Notes what one of gearmand's replies means for this connection; returns its rewrite, if any. */

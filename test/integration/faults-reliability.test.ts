@@ -13,15 +13,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { WebSocket } from "ws";
 import { type Bridge, type BridgePolicy, startBridge } from "../../bridge/bridge.ts";
 import {
-  ClosedError, ConnectionError, type Connector, GearmanError, JobFailedError, PacketType as T, type Task, type Transport,
-  argText, encodePacket, tcpConnector, websocketConnector,
+  ClosedError, ConnectionError, GearmanError, JobFailedError, PacketType as T, type Task, argText,
+  encodePacket,
 } from "../../src/node.ts";
 import { freePort } from "../support/gearmand.ts";
 import { admin, tcpPeer } from "../support/peers.ts";
-import { fname, gate, memoryLogger, Resources, sleep, text, waitFor } from "./helpers.ts";
+import { fname, gate, killableConnector, memoryLogger, Resources, sleep, text, trackedWs, waitFor } from "./helpers.ts";
 
 const res = new Resources();
 afterEach(() => res.cleanup());
@@ -32,31 +31,6 @@ const POLICY: BridgePolicy = {
     "tok-svc": { id: "svc", roles: ["worker"], register: ["app.*"] },
   },
 };
-
-/** A connector whose transports the test can cut (the worker or client "dies"). */
-function killableConnector(): { connector: (server: string) => Connector; transports: Transport[] } {
-  const transports: Transport[] = [];
-  return {
-    transports,
-    connector: (server) => async (signal) => {
-      const t = await tcpConnector(server)(signal);
-      transports.push(t);
-      return t;
-    },
-  };
-}
-
-/** A ws:// connector through the bridge that keeps its WebSockets, so a test can `terminate()` them (no close frame). */
-function trackedWs(token: string): { connector: (server: string) => Connector; sockets: WebSocket[] } {
-  const sockets: WebSocket[] = [];
-  class Tracked extends WebSocket {
-    constructor(url: string, protocols?: string | string[]) {
-      super(url, protocols, { perMessageDeflate: false });
-      sockets.push(this);
-    }
-  }
-  return { sockets, connector: (server) => websocketConnector(server, { WebSocket: Tracked, token }) };
-}
 
 async function bridgeTo(upstream: string): Promise<Bridge> {
   const b = await startBridge({ upstream, policy: POLICY, logger: () => {} });
@@ -423,15 +397,10 @@ describe("C9: late and foreign terminal packets", () => {
     const g = await res.gearmand({ args: ["--threads=0"] });
     const fn = fname("c9sdk");
     const logger = memoryLogger();
-    const transports: Transport[] = [];
+    const { connector, transports } = killableConnector();
     // After each WORK_COMPLETE the worker sends, a stale WORK_FAIL for the same handle follows on the wire.
     const w = res.worker({
-      servers: [g.address], logger,
-      connector: (server) => async (signal) => {
-        const t = await tcpConnector(server)(signal);
-        transports.push(t);
-        return t;
-      },
+      servers: [g.address], logger, connector,
       tap: (direction, p) => {
         if (direction === "out" && p.type === T.WORK_COMPLETE) {
           const h = argText(p, 0);

@@ -5,26 +5,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  ConnectionError, type Connector, JobFailedError, PacketType, ServerError, type Transport, tcpConnector,
+  ConnectionError, JobFailedError, PacketType, ServerError,
 } from "../../src/node.ts";
 import { freePort } from "../support/gearmand.ts";
-import { fname, gate, Resources, sleep, tapper, text, waitFor } from "./helpers.ts";
+import { fname, gate, killableConnector, Resources, sleep, tapper, text, waitFor } from "./helpers.ts";
 
 const res = new Resources();
 afterEach(() => res.cleanup());
-
-/** A connector whose transports the test can cut. */
-function killableConnector(): { connector: (server: string) => Connector; transports: Transport[] } {
-  const transports: Transport[] = [];
-  return {
-    transports,
-    connector: (server) => async (signal) => {
-      const t = await tcpConnector(server)(signal);
-      transports.push(t);
-      return t;
-    },
-  };
-}
 
 describe("worker lost mid-job", () => {
   it("worker.stop({ graceful: false }) mid-job: the job completes on another worker, with the same handle", async () => {

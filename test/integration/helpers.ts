@@ -1,6 +1,10 @@
 // Node: shared helpers of the integration suites (real gearmand). Not a test file.
 import { inject } from "vitest";
-import { AdminClient, Client, type ClientOptions, type Logger, type Packet, Worker, type WorkerOptions } from "../../src/node.ts";
+import { WebSocket } from "ws";
+import {
+  AdminClient, Client, type ClientOptions, type Connector, type Logger, type Packet, type Transport, tcpConnector, websocketConnector,
+  Worker, type WorkerOptions,
+} from "../../src/node.ts";
 import { type Gearmand, type GearmandOptions, startGearmand } from "../support/gearmand.ts";
 
 /** The shared gearmand of the integration project. */
@@ -121,4 +125,30 @@ export class Resources {
     await Promise.all(this.#admins.splice(0).map((a) => settle(a.close())));
     await Promise.all(this.#servers.splice(0).map((g) => settle(g.stop())));
   }
+}
+
+/** A TCP connector that keeps its transports, so that a test can cut them (the worker or client "dies"). */
+export function killableConnector(): { connector: (server: string) => Connector; transports: Transport[] } {
+  const transports: Transport[] = [];
+  return {
+    transports,
+    connector: (server) => async (signal) => {
+      const t = await tcpConnector(server)(signal);
+      transports.push(t);
+      return t;
+    },
+  };
+}
+
+/** A ws:// connector through a bridge that keeps its open WebSockets, so that a test can `terminate()` them (no close frame). */
+export function trackedWs(token: string): { connector: (server: string) => Connector; sockets: WebSocket[] } {
+  const sockets: WebSocket[] = [];
+  class Tracked extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols, { perMessageDeflate: false });
+      sockets.push(this);
+      this.once("close", () => sockets.splice(sockets.indexOf(this), 1));
+    }
+  }
+  return { sockets, connector: (server) => websocketConnector(server, { WebSocket: Tracked, token }) };
 }

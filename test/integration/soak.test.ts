@@ -14,13 +14,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, expect, test } from "vitest";
-import { WebSocket } from "ws";
+import type { WebSocket } from "ws";
 import type { BridgePolicy } from "../../bridge/bridge.ts";
-import { Client, type Connector, GearmanError, Worker, websocketConnector } from "../../src/node.ts";
+import { Client, GearmanError, Worker } from "../../src/node.ts";
 import { type BridgeProcess, type BridgeStats, fdCount, startBridgeProcess } from "../support/bridge-process.ts";
 import { freePort, type Gearmand, serverKind, startGearmand } from "../support/gearmand.ts";
 import { retainedBytes } from "../support/peers.ts";
-import { sleep, text, waitFor } from "./helpers.ts";
+import { sleep, text, trackedWs, waitFor } from "./helpers.ts";
 
 const env = process.env;
 const SECONDS = Number(env.SOAK_SECONDS ?? 60);
@@ -43,19 +43,6 @@ const POLICY: BridgePolicy = {
 
 const quiet = {};
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
-
-/** A ws:// connector that keeps its WebSockets, so that a worker can be terminated (no close frame). */
-function trackedWs(token: string): { connector: (server: string) => Connector; sockets: WebSocket[] } {
-  const sockets: WebSocket[] = [];
-  class Tracked extends WebSocket {
-    constructor(url: string, protocols?: string | string[]) {
-      super(url, protocols, { perMessageDeflate: false });
-      sockets.push(this);
-      this.once("close", () => sockets.splice(sockets.indexOf(this), 1));
-    }
-  }
-  return { sockets, connector: (server) => websocketConnector(server, { WebSocket: Tracked, token }) };
-}
 
 let cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterAll(async () => {
