@@ -1,9 +1,5 @@
 // Node only: node:crypto. Authentication of the bridge at the WebSocket upgrade (spec/bridge.md §2.1 items 1-2).
-/**
- * Bearer tokens in `Sec-WebSocket-Protocol: gearman.v1, bearer.<token>`: static tokens and HMAC-SHA256-signed
- * expiring tokens (JWT-shaped, base64url without padding).
- * @module
- */
+/** Bearer tokens in `Sec-WebSocket-Protocol: gearman.v1, bearer.<token>`: static, or HMAC-SHA256-signed and expiring (JWT-shaped). @module */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { type Principal, principalProblem, type Role } from "./policy.ts";
@@ -47,8 +43,8 @@ export function signToken(claims: TokenClaims, secret: string | Uint8Array): str
   return `${body}.${b64url(mac(body, secret))}`;
 }
 
-/** Checks a signed token; returns the principal, or null when the signature, header, audience or expiry is wrong. */
-export function verifySignedToken(token: string, options: HmacOptions): Principal | null {
+/** The principal of a signed token, or null when its signature, header, audience or expiry is wrong. */
+function verifySignedToken(token: string, options: HmacOptions): Principal | null {
   const [h = "", p = "", s = "", ...rest] = token.split(".");
   const want = mac(`${h}.${p}`, options.secret);
   const got = Buffer.from(s, "base64url");
