@@ -4,46 +4,24 @@
  * @module
  */
 import { BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
+import { type Bound, withConnector } from "./core/bind.ts";
 import { BaseClient } from "./core/client.ts";
 import type { ClientOptions, WorkerOptions } from "./core/options.ts";
-import type { Connector, ConnectorOptions } from "./core/transport.ts";
 import { BaseWorker } from "./core/worker.ts";
-import { websocketConnector } from "./transports/websocket.ts";
+import { browserConnector } from "./transports/browser-connector.ts";
 
 export * from "./mod.ts";
+export type { TcpOptions } from "./transports/address.ts";
+export { tcpConnector } from "./transports/browser-connector.ts";
 
-/** Options of `tcpConnector` (same shape as the Node entry). */
-export interface TcpOptions {
-  /** Milliseconds to wait for the TCP handshake. */
-  connectTimeout?: number;
-}
-
-/** Browsers cannot open TCP: always throws, naming the bridge. */
-export function tcpConnector(server: string, _options?: TcpOptions): Connector {
-  throw new TypeError(`browsers cannot open TCP connections (${server}): run gearman-bridge next to gearmand and use its ws:// or wss:// URL`);
-}
-
-function browserConnector(server: string, options: ConnectorOptions = {}): Connector {
-  return /^wss?:\/\//.test(server) ? websocketConnector(server, { token: options.token }) : tcpConnector(server);
-}
-
+const ClientBase: Bound<ClientOptions, BaseClient> = /* @__PURE__ */ withConnector(BaseClient, browserConnector);
 /** A Gearman client; see {@link BaseClient}. Servers are bridge URLs (`ws://…`, `wss://…`). */
-export class Client extends BaseClient {
-  constructor(options: ClientOptions) {
-    super(options, browserConnector);
-  }
-}
+export class Client extends ClientBase {}
 
+const WorkerBase: Bound<WorkerOptions, BaseWorker> = /* @__PURE__ */ withConnector(BaseWorker, browserConnector);
 /** A Gearman worker; see {@link BaseWorker}. */
-export class Worker extends BaseWorker {
-  constructor(options: WorkerOptions) {
-    super(options, browserConnector);
-  }
-}
+export class Worker extends WorkerBase {}
 
+const AdminClientBase: Bound<AdminClientOptions, BaseAdminClient> = /* @__PURE__ */ withConnector(BaseAdminClient, browserConnector);
 /** Admin text protocol: not available in browsers (the bridge never relays admin text). */
-export class AdminClient extends BaseAdminClient {
-  constructor(options: AdminClientOptions) {
-    super(options, browserConnector);
-  }
-}
+export class AdminClient extends AdminClientBase {}

@@ -9,7 +9,7 @@ export * from "./errors.ts";
 export * from "./protocol/mod.ts";
 export type { Connector, ConnectorFactory, ConnectorOptions, Transport, TransportSink } from "./core/transport.ts";
 export { BaseClient, type JobStatus, type SubmitOptions, type UniqueJobStatus } from "./core/client.ts";
-export { BaseWorker, type StopOptions } from "./core/worker.ts";
+export { BaseWorker } from "./core/worker.ts";
 export { BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
 export { Task, type Priority, type TaskEvent, type TaskEventOf, type TaskEventType } from "./core/task.ts";
 export { Job } from "./core/job.ts";
@@ -19,7 +19,7 @@ export {
 } from "./core/functions.ts";
 export {
   type ClientOptions, type CommonOptions, DEFAULT_CONCURRENCY, DEFAULT_RECONNECT_BASE, DEFAULT_RECONNECT_CAP,
-  DEFAULT_REQUEST_WINDOW, type WorkerOptions,
+  DEFAULT_REQUEST_WINDOW, type StopOptions, type WorkerOptions,
 } from "./core/options.ts";
 export { consoleLogger, type Logger, QueuedIterator } from "./core/events.ts";
 export { createMemoryPair, type MemoryPairOptions, type MemoryTransport } from "./transports/memory.ts";

@@ -8,7 +8,8 @@ import { ConnectionError, type GearmanError, PolicyError, ProtocolError } from "
 import type { Magic } from "../protocol/constants.ts";
 import { PacketDecoder } from "../protocol/decoder.ts";
 import { type Packet, type PacketArg, PacketWriter } from "../protocol/packet.ts";
-import { afterThisTurn, type Deferred, deferred } from "./events.ts";
+import { type Deferred, deferred } from "./events.ts";
+import { afterThisTurn } from "./schedule.ts";
 import type { Transport } from "./transport.ts";
 
 /** What a {@link PacketConnection} reports to its owner. */

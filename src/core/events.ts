@@ -101,11 +101,3 @@ export const consoleLogger: Logger = {
   warn: (m, ...d) => console.warn(`[gearman] ${m}`, ...d),
   error: (m, ...d) => console.error(`[gearman] ${m}`, ...d),
 };
-
-/**
- * Runs `fn` once this turn's I/O callbacks and microtasks are done: `setImmediate` where the
- * runtime has it (Node, Bun, Deno), a microtask elsewhere. Writers flush with it so that everything
- * a burst of reads and their promise continuations queue leaves in one write.
- */
-export const afterThisTurn: (fn: () => void) => void =
-  (globalThis as { setImmediate?: (fn: () => void) => void }).setImmediate ?? queueMicrotask;

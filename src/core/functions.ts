@@ -1,11 +1,16 @@
 // Runtime-agnostic: no Node, Deno or DOM APIs.
 /**
  * What a worker function is: a handler, or a partition plus an aggregator (libgearman's
- * `gearman_function_create_partition`), and what it may return.
+ * `gearman_function_create_partition`), what it may return, and how a definition is checked.
  * @module
  */
+import { InvalidArgumentError } from "../errors.ts";
 import type { Payload } from "../protocol/bytes.ts";
+import { assertFunctionName } from "../protocol/validate.ts";
 import type { Job } from "./job.ts";
+
+/** Reducer jobs in flight per map job when `maxInFlight` is not given. */
+const DEFAULT_MAX_IN_FLIGHT = 64;
 
 /** A return code, as libgearman's `gearman_return_t` for define-function callbacks. */
 export interface ReturnCode {
@@ -61,6 +66,21 @@ export interface FunctionDefinition {
   readonly context: unknown;
   readonly exceptions: boolean;
   readonly maxInFlight: number;
+}
+
+/** Validates what `defineFunction` was given and makes the worker's definition of it. */
+export function toDefinition<C>(name: string, fn: JobHandler<C> | PartitionFunction<C>, options: FunctionOptions<C>): FunctionDefinition {
+  assertFunctionName(name);
+  const partition = typeof fn === "function" ? undefined : fn;
+  const handler = (partition ? partition.partition : fn) as JobHandler<unknown>;
+  if (typeof handler !== "function") throw new InvalidArgumentError(`the definition of ${name} needs a handler function or { partition }`);
+  const timeout = options.timeout ?? 0;
+  if (!Number.isInteger(timeout) || timeout < 0) throw new InvalidArgumentError(`timeout of ${name} must be a whole number of ms ≥ 0`);
+  return {
+    name, handler, timeout: timeout > 0 ? Math.max(timeout, 1000) : 0,
+    aggregate: partition?.aggregate as FunctionDefinition["aggregate"], context: options.context,
+    exceptions: options.exceptions ?? false, maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+  };
 }
 
 /** True for the {@link GearmanReturn} codes. */

@@ -68,6 +68,14 @@ export interface WorkerOptions extends CommonOptions {
   pollInterval?: number;
 }
 
+/** Options of a worker's `stop()`. */
+export interface StopOptions {
+  /** Let running jobs finish (bounded by `timeout`) before closing. @default true */
+  graceful?: boolean;
+  /** Deadline for running jobs in ms; after it they are aborted and gearmand requeues them. @default 30000 */
+  timeout?: number;
+}
+
 /** Options shared by clients and workers, after defaults and validation. */
 export interface ResolvedCommonOptions {
   readonly servers: readonly string[];

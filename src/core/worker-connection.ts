@@ -43,8 +43,8 @@ export class WorkerConnection {
   readonly jobs: Map<string, { job: Job<unknown>; def: FunctionDefinition | undefined }> = new Map();
   /** Functions given back with CANT_DO until their back-off ends. */
   readonly paused: Set<string> = new Set();
-  /** Errored jobs waiting for their function's other jobs to end before CANT_DO, by function. */
-  readonly deferredRequeue: Map<string, number> = new Map();
+  /** Functions with an errored or timed-out job, waiting for their other jobs here to end before CANT_DO. */
+  readonly deferredRequeue: Set<string> = new Set();
   /** What the jobs of this connection send through (made by the worker on first use). */
   channel: JobChannel | undefined;
   #conn: PacketConnection;

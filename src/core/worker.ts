@@ -5,30 +5,21 @@
  * fixed where libgearman is broken (semantics.md §10).
  * @module
  */
-import { ClosedError, type GearmanError, InvalidArgumentError } from "../errors.ts";
+import { ClosedError, type GearmanError } from "../errors.ts";
 import { concatBytes, toBytes } from "../protocol/bytes.ts";
 import { PacketType } from "../protocol/packet-types.ts";
 import type { PacketArg } from "../protocol/packet.ts";
-import { assertFunctionName } from "../protocol/validate.ts";
 import { BaseClient } from "./client.ts";
 import { backoffDelay, deferred, type Deferred } from "./events.ts";
 import {
   type FunctionDefinition, type FunctionOptions, GearmanReturn, type HandlerResult,
-  type JobHandler, type PartitionFunction,
+  type JobHandler, type PartitionFunction, toDefinition,
 } from "./functions.ts";
 import { Job, type JobChannel } from "./job.ts";
 import { MapRun } from "./map-run.ts";
-import { type ResolvedWorkerOptions, resolveWorkerOptions, type WorkerOptions } from "./options.ts";
+import { type ResolvedWorkerOptions, resolveWorkerOptions, type StopOptions, type WorkerOptions } from "./options.ts";
 import type { Connector, ConnectorFactory } from "./transport.ts";
 import { type Assignment, WorkerConnection } from "./worker-connection.ts";
-
-/** Options of `stop()`. */
-export interface StopOptions {
-  /** Let running jobs finish (bounded by `timeout`) before closing. @default true */
-  graceful?: boolean;
-  /** Deadline for running jobs in ms; after it they are aborted and gearmand requeues them. @default 30000 */
-  timeout?: number;
-}
 
 interface Slot {
   readonly server: string;
@@ -42,7 +33,6 @@ const ERROR_BACKOFF_BASE = 250;
 const ERROR_BACKOFF_CAP = 30_000;
 /** Time left to gearmand's own CAN_DO_TIMEOUT timer before a timed-out job is given back with CANT_DO. */
 const TIMEOUT_GRACE = 200;
-const DEFAULT_MAX_IN_FLIGHT = 64;
 
 /**
  * Runs jobs for gearmand.
@@ -82,17 +72,7 @@ export class BaseWorker {
    * CAN_DO, or CAN_DO_TIMEOUT when `timeout` is set, on every connection.
    */
   defineFunction<C = unknown>(name: string, fn: JobHandler<C> | PartitionFunction<C>, options: FunctionOptions<C> = {}): this {
-    assertFunctionName(name);
-    const partition = typeof fn === "function" ? undefined : fn;
-    const handler = (partition ? partition.partition : fn) as JobHandler<unknown>;
-    if (typeof handler !== "function") throw new InvalidArgumentError(`the definition of ${name} needs a handler function or { partition }`);
-    const timeout = options.timeout ?? 0;
-    if (!Number.isInteger(timeout) || timeout < 0) throw new InvalidArgumentError(`timeout of ${name} must be a whole number of ms ≥ 0`);
-    const def: FunctionDefinition = {
-      name, handler, timeout: timeout > 0 ? Math.max(timeout, 1000) : 0,
-      aggregate: partition?.aggregate as FunctionDefinition["aggregate"], context: options.context,
-      exceptions: options.exceptions ?? false, maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
-    };
+    const def = toDefinition(name, fn, options);
     this.#functions.set(name, def);
     // gearmand sends no NOOP for jobs queued before the CAN_DO: a sleeping connection grabs again.
     for (const s of this.#slots) {
@@ -129,7 +109,7 @@ export class BaseWorker {
   /** Stops taking jobs; by default lets running ones finish (up to `timeout`), then closes. */
   async stop(options: StopOptions = {}): Promise<void> {
     this.#stopping = true;
-    for (const s of this.#slots) if (s.timer) clearTimeout(s.timer);
+    for (const s of this.#slots) clearTimeout(s.timer);
     if ((options.graceful ?? true) && this.#running + this.#mapping > 0) {
       this.#idle ??= deferred<void>();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -156,10 +136,7 @@ export class BaseWorker {
       const conn = new WorkerConnection(slot.server, transport, {
         assigned: (c, a) => this.#onAssigned(c, a),
         idle: (c, answeredGrab) => {
-          if (answeredGrab) {
-            this.#grabsOut--;
-            this.#grabAnswered(c);
-          }
+          if (answeredGrab) this.#grabAnswered(c);
           this.#pump();
         },
         serverError: (c, code, text) => this.#onServerError(c, code, text),
@@ -215,7 +192,6 @@ export class BaseWorker {
   }
 
   #onAssigned(conn: WorkerConnection, a: Assignment): void {
-    this.#grabsOut--;
     const def = this.#functions.get(a.functionName);
     const job = new Job(a, def?.context, this.#channelOf(conn));
     conn.jobs.set(a.handle, { job, def });
@@ -223,14 +199,11 @@ export class BaseWorker {
     if (!def) {
       this.#options.logger.warn?.(`job ${a.handle} is for ${a.functionName}, which this worker does not define: it fails`);
       this.#finish(conn, job, PacketType.WORK_FAIL, [a.handle], `no handler for ${a.functionName}`);
-      this.#pump();
-      return;
-    }
-    if (a.reducer !== "") {
+    } else if (a.reducer !== "") {
       this.#mapping++;
       void this.#runMap(conn, job, def).finally(() => {
         this.#mapping--;
-        this.#release(false);
+        this.#release();
       });
     } else {
       this.#running++;
@@ -246,13 +219,13 @@ export class BaseWorker {
     try {
       outcome = def.handler(job);
     } catch (err) {
-      return this.#conclude(conn, job, def, true, err, undefined, timer);
+      return this.#conclude(conn, job, def, true, err, timer);
     }
-    if (!isThenable(outcome)) return this.#conclude(conn, job, def, false, undefined, outcome, timer);
+    if (!isThenable(outcome)) return this.#conclude(conn, job, def, false, outcome, timer);
     // Promise.resolve: a thenable whose `then` throws becomes a rejection, as `await` would make it.
     Promise.resolve(outcome).then(
-      (value) => this.#conclude(conn, job, def, false, undefined, value, timer),
-      (err: unknown) => this.#conclude(conn, job, def, true, err, undefined, timer),
+      (value) => this.#conclude(conn, job, def, false, value, timer),
+      (err: unknown) => this.#conclude(conn, job, def, true, err, timer),
     );
   }
 
@@ -264,17 +237,18 @@ export class BaseWorker {
     });
   }
 
-  /** Turns the handler's outcome into the job's terminal packet, then frees the slot. */
+  /** Turns the handler's outcome (what it threw when `threw`) into the job's terminal packet, then frees the slot. */
   #conclude(
-    conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, thrown: unknown, outcome: HandlerResult,
+    conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, outcome: unknown,
     timer: ReturnType<typeof setTimeout> | undefined,
   ): void {
-    if (timer !== undefined) clearTimeout(timer);
-    this.#settle(conn, job, def, threw, thrown, outcome);
+    clearTimeout(timer);
+    this.#settle(conn, job, def, threw, outcome);
+    this.#running--;
     this.#release();
   }
 
-  #settle(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, thrown: unknown, outcome: HandlerResult): void {
+  #settle(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, outcome: unknown): void {
     const h = job.handle;
     if (job.ended) {
       // A timed-out job may have come back to this connection, under the same handle, while this
@@ -284,7 +258,7 @@ export class BaseWorker {
       return;
     }
     if (threw) {
-      const message = thrown instanceof Error ? thrown.message : String(thrown);
+      const message = outcome instanceof Error ? outcome.message : String(outcome);
       if (def.exceptions) return this.#finish(conn, job, PacketType.WORK_EXCEPTION, [h, message]);
       return this.#finish(conn, job, PacketType.WORK_FAIL, [h], message);
     }
@@ -311,9 +285,8 @@ export class BaseWorker {
    */
   #requeue(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
     job.abort_("the handler returned ERROR; the job goes back to gearmand");
-    const n = (this.#errorCounts.get(def.name) ?? 0) + 1;
-    this.#errorCounts.set(def.name, n);
-    conn.deferredRequeue.set(def.name, (conn.deferredRequeue.get(def.name) ?? 0) + 1);
+    this.#errorCounts.set(def.name, (this.#errorCounts.get(def.name) ?? 0) + 1);
+    conn.deferredRequeue.add(def.name);
     this.#afterJob(conn, def.name);
   }
 
@@ -328,15 +301,14 @@ export class BaseWorker {
   #timedOut(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
     if (job.ended) return;
     job.abort_(`timeout of ${def.timeout} ms for ${def.name} reached`);
-    conn.deferredRequeue.set(def.name, 1);
+    conn.deferredRequeue.add(def.name);
     setTimeout(() => this.#afterJob(conn, def.name), TIMEOUT_GRACE);
   }
 
   #afterJob(conn: WorkerConnection, name: string): void {
-    const waiting = conn.deferredRequeue.get(name);
     // A GRAB still out may be answered with a job of this function, which the CANT_DO would take
     // back while it runs here (it would run twice): wait for every answer (#grabAnswered).
-    if (waiting === undefined || conn.heldOf(name) > 0 || conn.grabs > 0) return;
+    if (!conn.deferredRequeue.has(name) || conn.heldOf(name) > 0 || conn.grabs > 0) return;
     conn.deferredRequeue.delete(name);
     for (const [h, { job }] of conn.jobs) if (job.functionName === name && job.ended) conn.jobs.delete(h);
     conn.cantDo(name);
@@ -355,10 +327,11 @@ export class BaseWorker {
     this.#pump();
   }
 
-  /** The GRAB was answered: functions that waited for it to be given back may be now. */
+  /** A GRAB was answered: one fewer is out, and functions that waited for it to be given back may be now. */
   #grabAnswered(conn: WorkerConnection): void {
+    this.#grabsOut--;
     if (conn.deferredRequeue.size === 0) return;
-    for (const name of [...conn.deferredRequeue.keys()]) this.#afterJob(conn, name);
+    for (const name of [...conn.deferredRequeue]) this.#afterJob(conn, name);
   }
 
   async #runMap(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): Promise<void> {
@@ -399,8 +372,7 @@ export class BaseWorker {
     }
   }
 
-  #release(leaf = true): void {
-    if (leaf) this.#running--;
+  #release(): void {
     if (this.#running + this.#mapping === 0 && this.#idle) {
       this.#idle.resolve();
       this.#idle = undefined;

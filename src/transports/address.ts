@@ -1,9 +1,18 @@
 // Runtime-agnostic: no Node, Deno or DOM APIs.
 /**
- * Server address parsing shared by the TCP transports.
+ * What the TCP transports share: server address parsing and the options type.
  * @module
  */
 import { DEFAULT_PORT } from "../protocol/constants.ts";
+
+/**
+ * Options of `tcpConnector`, one shape in every entry: Node's honours them, Deno's takes none yet,
+ * and the browser's always throws.
+ */
+export interface TcpOptions {
+  /** Milliseconds to wait for the TCP handshake. @default 10000 */
+  connectTimeout?: number;
+}
 
 /** Splits `host:port`, `tcp://host:port` or `[::1]:port` into host and port (default 4730). */
 export function parseServerAddress(server: string): { host: string; port: number } {

@@ -5,28 +5,13 @@
  * a browser page, and the playground's offline demo.
  * @module
  */
+import { later } from "../core/schedule.ts";
 import type { Transport, TransportSink } from "../core/transport.ts";
 
 /** Options of {@link createMemoryPair}. */
 export interface MemoryPairOptions {
   /** Bytes in flight before `write` returns false. @default 1048576 */
   highWaterMark?: number;
-}
-
-// Deliveries run as microtasks (a setTimeout hop costs 1-4 ms, which made in-page job servers
-// crawl), but every so often as a task, so that a busy pipe cannot starve timers and I/O.
-const MICROTASKS_PER_TASK = 256;
-let microtaskRun = 0;
-
-function later(fn: () => void): void {
-  if (++microtaskRun < MICROTASKS_PER_TASK) {
-    queueMicrotask(fn);
-    return;
-  }
-  setTimeout(() => {
-    microtaskRun = 0;
-    fn();
-  }, 0);
 }
 
 class MemoryEnd implements Transport {

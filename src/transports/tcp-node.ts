@@ -7,13 +7,10 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { ConnectionError } from "../errors.ts";
 import type { Connector, Transport, TransportSink } from "../core/transport.ts";
-import { parseServerAddress } from "./address.ts";
+import { parseServerAddress, type TcpOptions } from "./address.ts";
+import { connectAttempt } from "./attempt.ts";
 
-/** Options of {@link tcpConnector}. */
-export interface TcpOptions {
-  /** Milliseconds to wait for the TCP handshake. @default 10000 */
-  connectTimeout?: number;
-}
+export type { TcpOptions } from "./address.ts";
 
 class NodeTcpTransport implements Transport {
   readonly remote: string;
@@ -91,27 +88,20 @@ export function tcpConnector(server: string, options: TcpOptions = {}): Connecto
   const remote = `tcp://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const timeout = options.connectTimeout ?? 10_000;
   return (signal?: AbortSignal) =>
-    new Promise<Transport>((resolve, reject) => {
+    connectAttempt(signal, timeout, `no answer within ${timeout} ms`, (settle) => {
       const socket = netConnect({ host, port, noDelay: true });
-      const fail = (err: Error): void => {
-        cleanup();
+      const fail = (why: string, cause: Error = new Error(why)): void => {
+        socket.off("error", onError);
         socket.destroy();
-        reject(new ConnectionError(`cannot connect to gearmand at ${remote}: ${err.message}; is it running?`, { cause: err, server: remote }));
+        settle(new ConnectionError(`cannot connect to gearmand at ${remote}: ${why}; is it running?`, { cause, server: remote }));
       };
-      const onAbort = (): void => fail(new Error("connect aborted"));
-      const timer = setTimeout(() => fail(new Error(`no answer within ${timeout} ms`)), timeout);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        socket.off("error", fail);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      socket.once("error", fail);
+      const onError = (err: Error): void => fail(err.message, err);
+      socket.once("error", onError);
       socket.once("connect", () => {
-        cleanup();
+        socket.off("error", onError);
         socket.setNoDelay(true);
-        resolve(new NodeTcpTransport(socket, remote));
+        settle(new NodeTcpTransport(socket, remote));
       });
+      return fail;
     });
 }

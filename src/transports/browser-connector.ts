@@ -1,0 +1,20 @@
+// Browser: the W3C WebSocket for ws:// and wss://; tcp:// and host:port throw, naming the bridge.
+/**
+ * The browser entry's connector factory, and its `tcpConnector`, which always throws.
+ * @module
+ */
+import type { Connector, ConnectorOptions } from "../core/transport.ts";
+import type { TcpOptions } from "./address.ts";
+import { websocketConnector } from "./websocket.ts";
+
+/** Browsers cannot open TCP: always throws, naming the bridge. */
+export function tcpConnector(server: string, _options?: TcpOptions): Connector {
+  throw new TypeError(
+    `browsers cannot open TCP connections (${server}): run gearman-bridge next to gearmand and use its ws:// or wss:// URL`,
+  );
+}
+
+/** Maps a server address to a connector in a browser: `ws://` and `wss://` only. */
+export function browserConnector(server: string, options: ConnectorOptions = {}): Connector {
+  return /^wss?:\/\//.test(server) ? websocketConnector(server, { token: options.token }) : tcpConnector(server);
+}
