@@ -172,22 +172,21 @@ export class BaseWorker {
   }
 
   /**
-   * Sends GRABs while slots are free: never more jobs than `concurrency`. One GRAB per free slot,
-   * pipelined, spread round-robin over the connections that may grab.
+   * Sends GRABs while slots are free: never more jobs than `concurrency`, one GRAB per free slot, pipelined and
+   * spread over the connections that may grab. A connection with a GRAB out sends none: the answer to come says
+   * whether the queue is empty (it then sleeps) or not (this runs again); grabbing meanwhile cost a NO_JOB per job.
    */
   #pump(): void {
     if (!this.#started || this.#stopping || this.#functions.size === 0) return;
     let free = this.#options.concurrency - this.#running - this.#grabsOut;
-    for (let more = true; free > 0 && more;) {
-      more = false;
-      for (const s of this.#slots) {
-        if (free > 0 && s.conn?.canGrab) {
-          this.#grabsOut++;
-          free--;
-          s.conn.grab();
-          more = true;
-        }
-      }
+    let ready = 0;
+    for (const s of this.#slots) if (s.conn?.canGrab && !s.conn.grabs) ready++;
+    for (const { conn } of this.#slots) {
+      if (free < 1 || !conn?.canGrab || conn.grabs) continue;
+      const n = Math.ceil(free / ready--);
+      free -= n;
+      this.#grabsOut += n;
+      for (let i = 0; i < n; i++) conn.grab();
     }
   }
 

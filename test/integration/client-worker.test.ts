@@ -501,6 +501,26 @@ describe("worker concurrency", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(390);
     expect(Date.now() - started).toBeLessThan(1500);
   });
+
+  it("an idle worker sends at most one GRAB per free slot per job: a job that ends while GRABs are out grabs nothing", async () => {
+    const fn = fname("grabs");
+    const t = tapper();
+    const w = res.worker({ concurrency: 4, tap: t.tap });
+    w.defineFunction(fn, (job) => job.text());
+    await w.start();
+    const c = res.client();
+    const sent = (type: number): number => t.packets.filter((p) => p.direction === "out" && p.packet.type === type).length;
+    await waitFor(() => sent(PacketType.PRE_SLEEP) > 0);
+    const before = sent(PacketType.GRAB_JOB_ALL);
+    const JOBS = 20;
+    for (let i = 0; i < JOBS; i++) expect(text(await c.execute(fn, String(i)))).toBe(String(i));
+    await waitFor(() => sent(PacketType.PRE_SLEEP) > JOBS / 2);
+    // Each job wakes the sleeping worker, which grabs once per free slot (4); the job's own end, with three
+    // GRABs still unanswered, adds none (a fifth GRAB per job would only fetch one more NO_JOB).
+    const grabs = sent(PacketType.GRAB_JOB_ALL) - before;
+    expect(grabs).toBeGreaterThanOrEqual(JOBS);
+    expect(grabs).toBeLessThanOrEqual(JOBS * 4);
+  });
 });
 
 describe("validation before sending", () => {
