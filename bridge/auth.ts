@@ -64,9 +64,8 @@ function verifySignedToken(token: string, options: HmacOptions): Principal | nul
 }
 
 /**
- * The built-in `verify`: the bearer token (subprotocol `bearer.<token>`, else `Authorization: Bearer`)
- * as a static token, looked up by hash so that lookup time says nothing about it, or, when `hmac`
- * is given, as a signed token.
+ * The built-in `verify`: the bearer token (subprotocol `bearer.<token>`) as a static token, looked up by hash so that
+ * lookup time says nothing about it, or, when `hmac` is given, as a signed token.
  * @example
  * ```ts
  * const verify = tokenVerifier({ tokens: { "s3cret": { id: "svc", roles: ["worker"], register: ["resize"] } } });
@@ -80,9 +79,7 @@ export function tokenVerifier(options: { tokens?: Record<string, Principal>; hma
     byHash.set(sha256(token), principal);
   }
   return async (req) => {
-    const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).find((p) => p.startsWith("bearer."));
-    const auth = req.headers.authorization;
-    const token = offered?.slice(7) ?? (auth?.startsWith("Bearer ") ? auth.slice(7).trim() : undefined);
+    const token = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).find((p) => p.startsWith("bearer."))?.slice(7);
     return token ? (byHash.get(sha256(token)) ?? (options.hmac ? verifySignedToken(token, options.hmac) : null)) : null;
   };
 }
