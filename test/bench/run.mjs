@@ -24,7 +24,7 @@ const JS_PEERS = ["abraxas", "gearman", "gearmanode"];
 // Peers without TCP_NODELAY (checked in their sources: only abraxas calls setNoDelay): 2 small
 // writes per job meet Nagle + delayed ACK, ~40 ms per job per connection. Bounded, and marked.
 const NAGLE = new Set(["gearman", "gearmanode"]);
-const LABEL = { sdk: "gearman-sdk", abraxas: "abraxas 2.1.10", gearman: "gearman 2.1.0", gearmanode: "gearmanode 0.9.2", c: "C libgearman 1.1.20", floor: "node:net floor (test/bench/node-floor.mjs: no SDK, the least Node can do)" };
+const LABEL = { "sdk+c": "gearman-sdk worker + C client", "c+sdk": "C worker + gearman-sdk client", sdk: "gearman-sdk", abraxas: "abraxas 2.1.10", gearman: "gearman 2.1.0", gearmanode: "gearmanode 0.9.2", c: "C libgearman 1.1.20", floor: "node:net floor (test/bench/node-floor.mjs: no SDK, the least Node can do)" };
 
 const log = (m) => process.stderr.write(`[bench ${((Date.now() - T0) / 1000).toFixed(0).padStart(3)} s] ${m}\n`);
 const rows = [];
@@ -78,14 +78,14 @@ function clientCmd(peer, port, mode, o) {
 }
 
 /** One measured run: fresh server, the peer's worker (unless background), the peer's client. */
-async function gearmanRun(peer, mode, o, { server = "gearmand", gargs = GEARMAND_DEFAULT } = {}) {
-  if (peer === "c" && cpair.error) return { error: cpair.error };
+async function gearmanRun(peer, mode, o, { server = "gearmand", gargs = GEARMAND_DEFAULT, workerPeer = peer } = {}) {
+  if ((peer === "c" || workerPeer === "c") && cpair.error) return { error: cpair.error };
   const srv = await startJobServer(server, gargs);
   let worker;
   try {
     if (mode !== "background") {
-      worker = await startWorker(peer, srv.port);
-      const conns = peer === "sdk" || peer === "abraxas" || peer === "floor" ? 1 : 4;
+      worker = await startWorker(workerPeer, srv.port);
+      const conns = workerPeer === "sdk" || workerPeer === "abraxas" || workerPeer === "floor" ? 1 : 4;
       await waitForWorkers(srv.port, FN, conns).catch(async () => sleep(500));
     }
     const mem0 = srv.mem ? await srv.mem() : { rss: rss(srv.pid).rss };
@@ -221,12 +221,14 @@ if (serverMod.error) row({ c: "g. embedded server", s: "TODO", v: `not measured:
 const LAT_WARMUP = 3000;
 if (want("latency")) {
   const lat = {};
-  const runs = { sdk: [], c: [], floor: [] };
-  // The machine is noisy: SDK, C and the Node floor take turns, REPS times; medians are reported.
+  // "worker+client": one side of the SDK with the other side of the C pair, to show which side costs what.
+  const runs = { sdk: [], c: [], floor: [], "sdk+c": [], "c+sdk": [] };
+  // The machine is noisy: SDK, C, the Node floor and the mixed pairs take turns, REPS times; medians are reported.
   for (let rep = 0; rep < REPS; rep++) {
     for (const peer of Object.keys(runs)) {
       log(`latency ${peer} (rep ${rep + 1}/${REPS})`);
-      runs[peer].push(await gearmanRun(peer, "latency", { jobs: 2000, size: 100, seconds: 10, warmup: LAT_WARMUP }));
+      const [workerPeer, clientPeer] = peer.includes("+") ? peer.split("+") : [peer, peer];
+      runs[peer].push(await gearmanRun(clientPeer, "latency", { jobs: 2000, size: 100, seconds: 10, warmup: LAT_WARMUP }, { workerPeer }));
     }
   }
   for (const [peer, rs] of Object.entries(runs)) {
@@ -241,14 +243,14 @@ if (want("latency")) {
   raw.latency = { ...lat, runs };
   const c = lat.c;
   let first = true;
-  for (const peer of ["sdk", "c", "floor", ...JS_PEERS]) {
+  for (const peer of ["sdk", "c", "floor", "sdk+c", "c+sdk", ...JS_PEERS]) {
     const r = lat[peer];
     const v = okRun(r) ? `p50 ${fmt(r.p50)} µs / p99 ${fmt(r.p99)} µs (${fmt(r.jobs)} jobs${NAGLE.has(peer) ? "; **bounded** to 100 jobs / 4 s: Nagle" : r.bounded ? "; **bounded** by the 10 s cap" : ""})` : why(r);
     const isSdk = peer === "sdk";
     const reps = runs[peer] ? `; median of ${runs[peer].filter(okRun).length}` : "";
     row({
       c: first ? `b. latency, 1 job in flight, 100 B echo, gearmand default, after ${fmt(LAT_WARMUP)} untimed jobs` : "", s: LABEL[peer], v: v + reps,
-      ratio: isSdk || peer === "floor" ? `p50 ${x(r.p50 / c.p50)} of C; p99 ${x(r.p99 / c.p99)}` : "", t: isSdk ? "p50 ≤ 1.3x C" : "", m: isSdk ? met(r.p50 / c.p50 <= 1.3) : "",
+      ratio: isSdk || runs[peer] && peer !== "c" ? `p50 ${x(r.p50 / c.p50)} of C; p99 ${x(r.p99 / c.p99)}` : "", t: isSdk ? "p50 ≤ 1.3x C" : "", m: isSdk ? met(r.p50 / c.p50 <= 1.3) : "",
     });
     first = false;
   }
