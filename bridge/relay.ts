@@ -118,7 +118,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
       let edit: Edit = verdict;
       if (edit === null) denials.push("SET_CLIENT_ID is set by the bridge");
       else if (p.type === T.ECHO_REQ) echoing += p.args[0]!.length;
-      else if (p.type === T.GET_STATUS && !handles.has(utf8(p.args[0]!)) && !olderHandles.has(utf8(p.args[0]!))) {
+      else if (p.type === T.GET_STATUS && !knownHandle(utf8(p.args[0]!))) {
         deniedStatus++;
         denials.push("GET_STATUS of a foreign handle");
         edit = encodePacket(T.GET_STATUS, [PLACEHOLDER]);
@@ -143,6 +143,10 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
     partial = chunk.length - end;
     if (out.length > 0) send(out);
     updatePause();
+  }
+
+  function knownHandle(handle: string): boolean {
+    return handles.has(handle) || olderHandles.has(handle);
   }
 
   /** Notes what one of gearmand's replies means for this connection; returns its rewrite, if any. */
