@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "n
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
-import { parseTcpAddress } from "../src/transports/tcp-node.ts";
+import { formatServerAddress, parseServerAddress } from "../src/transports/address.ts";
 import { type HmacOptions, tokenVerifier, type Verify } from "./auth.ts";
 import { principalProblem, type Principal, submitBucket, type SubmitBucket } from "./policy.ts";
 import { type Relay, relay, type RelayConfig } from "./relay.ts";
@@ -99,7 +99,7 @@ function reject(socket: Duplex, status: number, text: string): void {
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const { policy, limits } = options;
   const l = { ...LIMITS, ...limits };
-  const upstream = parseTcpAddress(options.upstream);
+  const upstream = parseServerAddress(options.upstream);
   const cfg: RelayConfig = Object.freeze({ ...l, submitBurst: limits?.submitBurst ?? l.submitsPerSecond * 2, upstream });
   const verify = policy.verify ?? tokenVerifier({ tokens: policy.tokens, hmac: policy.hmac });
   const origins = new Set(policy.origins ?? []);
@@ -200,7 +200,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
   return {
     port,
-    url: `ws://${host.includes(":") ? `[${host}]` : host}:${port}${path}`,
+    url: `ws://${formatServerAddress(host, port)}${path}`,
     get connections() {
       return relays.size;
     },

@@ -53,6 +53,14 @@ function nameProblem(raw: Uint8Array, list: readonly string[] | undefined, what:
   return functionNameProblem(raw) ?? (ok ? undefined : `${what} of function ${name.slice(0, 60)} not allowed`);
 }
 
+// `<id>:` as bytes, once per principal rather than once per submit.
+const namespaces = new WeakMap<Principal, Uint8Array>();
+function namespaceOf(who: Principal): Uint8Array {
+  let prefix = namespaces.get(who);
+  if (!prefix) namespaces.set(who, (prefix = toBytes(`${who.id}:`)));
+  return prefix;
+}
+
 /** `p` encoded again with field `i` replaced by `arg`. */
 const replaceArg = (p: Packet, i: number, arg: Uint8Array): Uint8Array => encodePacket(p.type, p.args.map((x, j) => (j === i ? arg : x)), p.magic);
 
@@ -63,7 +71,7 @@ function namespaced(p: Packet, i: number, who: Principal): Verdict {
   if (unique.includes(0)) return "the unique id contains a NUL byte";
   // `-` makes gearmand coalesce on the payload, across principals: refuse it rather than leak results.
   if (unique.length === 1 && unique[0] === 0x2d) return "unique '-' (coalesce by payload) is not allowed through the bridge";
-  const out = concatBytes([toBytes(`${who.id}:`), unique]);
+  const out = concatBytes([namespaceOf(who), unique]);
   const max = MAX_UNIQUE_BYTES - out.length + unique.length;
   if (out.length > MAX_UNIQUE_BYTES) return `unique is ${unique.length} bytes; with the principal prefix at most ${max} are allowed`;
   return replaceArg(p, i, out);
@@ -71,7 +79,7 @@ function namespaced(p: Packet, i: number, who: Principal): Verdict {
 
 /** Strips this principal's namespace from a unique gearmand sends back (STATUS_RES_UNIQUE); other uniques come back as they are. */
 export function stripNamespace(p: Packet, who: Principal): Uint8Array | undefined {
-  const prefix = toBytes(`${who.id}:`);
+  const prefix = namespaceOf(who);
   return prefix.every((b, i) => p.args[0]![i] === b) ? replaceArg(p, 0, p.args[0]!.subarray(prefix.length)) : undefined;
 }
 

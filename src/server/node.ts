@@ -6,6 +6,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { hostname } from "node:os";
+import { formatServerAddress } from "../transports/address.ts";
 import { wrapSocket } from "../transports/tcp-node.ts";
 import type { JobServerOptions } from "./options.ts";
 import { JobServer } from "./server.ts";
@@ -69,7 +70,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   return {
     host: boundHost,
     port: boundPort,
-    address: `${boundHost.includes(":") ? `[${boundHost}]` : boundHost}:${boundPort}`,
+    address: formatServerAddress(boundHost, boundPort),
     server,
     listener,
     close(): Promise<void> {

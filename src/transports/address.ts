@@ -1,6 +1,7 @@
 // Runtime-agnostic: no Node, Deno or DOM APIs.
 /**
- * What the TCP transports share: server address parsing and the options type.
+ * Server addresses, shared by the connectors: parsing and formatting `host:port`, telling a bridge URL
+ * apart, and the TCP options type.
  * @module
  */
 import { DEFAULT_PORT } from "../protocol/constants.ts";
@@ -12,6 +13,16 @@ import { DEFAULT_PORT } from "../protocol/constants.ts";
 export interface TcpOptions {
   /** Milliseconds to wait for the TCP handshake. @default 10000 */
   connectTimeout?: number;
+}
+
+/** True for a bridge URL (`ws://`, `wss://`), which every entry hands to the WebSocket transport. */
+export function isWebSocketUrl(server: string): boolean {
+  return /^wss?:\/\//.test(server);
+}
+
+/** `host:port`, with an IPv6 host in brackets: the inverse of {@link parseServerAddress}. */
+export function formatServerAddress(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 /** Splits `host:port`, `tcp://host:port` or `[::1]:port` into host and port (default 4730). */

@@ -4,11 +4,12 @@
  * @module
  */
 import type { Connector, ConnectorOptions } from "../core/transport.ts";
+import { isWebSocketUrl } from "./address.ts";
 import { tcpConnector } from "./tcp-node.ts";
 
 /** Maps a server address to a connector on Node. */
 export function nodeConnector(server: string, options: ConnectorOptions = {}): Connector {
-  if (!/^wss?:\/\//.test(server)) return tcpConnector(server);
+  if (!isWebSocketUrl(server)) return tcpConnector(server);
   return async (signal?: AbortSignal) => {
     const [{ websocketConnector }, { WebSocket }] = await Promise.all([import("./websocket.ts"), import("ws")]);
     // Node 20 has no global WebSocket; permessage-deflate costs 90 % of throughput (bridge.md).

@@ -5,7 +5,7 @@
  */
 import { ConnectionError } from "../errors.ts";
 import type { Connector, Transport, TransportSink } from "../core/transport.ts";
-import { parseServerAddress } from "./address.ts";
+import { formatServerAddress, parseServerAddress } from "./address.ts";
 
 class DenoTcpTransport implements Transport {
   readonly remote: string;
@@ -100,7 +100,7 @@ class DenoTcpTransport implements Transport {
 /** A connector for one gearmand over Deno TCP (needs `--allow-net`). */
 export function denoTcpConnector(server: string): Connector {
   const { host, port } = parseServerAddress(server);
-  const remote = `tcp://${host}:${port}`;
+  const remote = `tcp://${formatServerAddress(host, port)}`;
   return async () => {
     try {
       const conn = await Deno.connect({ hostname: host, port, transport: "tcp" });

@@ -7,7 +7,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { ConnectionError } from "../errors.ts";
 import type { Connector, Transport, TransportSink } from "../core/transport.ts";
-import { parseServerAddress, type TcpOptions } from "./address.ts";
+import { formatServerAddress, parseServerAddress, type TcpOptions } from "./address.ts";
 import { connectAttempt } from "./attempt.ts";
 
 export type { TcpOptions } from "./address.ts";
@@ -70,7 +70,7 @@ class NodeTcpTransport implements Transport {
 export function wrapSocket(socket: Socket): Transport {
   socket.setNoDelay(true);
   const host = (socket.remoteAddress ?? "unknown").replace(/^::ffff:/, "");
-  return new NodeTcpTransport(socket, `tcp://${host.includes(":") ? `[${host}]` : host}:${socket.remotePort ?? 0}`);
+  return new NodeTcpTransport(socket, `tcp://${formatServerAddress(host, socket.remotePort ?? 0)}`);
 }
 
 /** Splits `host:port`, `tcp://host:port` or `[::1]:port` into host and port. */
@@ -85,7 +85,7 @@ export const parseTcpAddress: (server: string) => { host: string; port: number }
  */
 export function tcpConnector(server: string, options: TcpOptions = {}): Connector {
   const { host, port } = parseTcpAddress(server);
-  const remote = `tcp://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const remote = `tcp://${formatServerAddress(host, port)}`;
   const timeout = options.connectTimeout ?? 10_000;
   return (signal?: AbortSignal) =>
     connectAttempt(signal, timeout, `no answer within ${timeout} ms`, (settle) => {
