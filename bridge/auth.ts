@@ -2,22 +2,13 @@
 /** Bearer tokens in `Sec-WebSocket-Protocol: gearman.v1, bearer.<token>`: static, or HMAC-SHA256-signed and expiring (JWT-shaped). @module */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { type Principal, principalProblem, type Role } from "./policy.ts";
+import { type Principal, principalProblem } from "./policy.ts";
 
 /** Decides who is connecting; `null` means "no or bad credentials" (HTTP 401). */
 export type Verify = (req: IncomingMessage) => Promise<Principal | null>;
 
-/** The claims of a signed token. */
-export interface TokenClaims {
-  /** The principal id. */ sub: string;
-  /** Expiry, seconds since the epoch. */ exp: number;
-  /** One role, or several. */ role?: Role;
-  roles?: Role[];
-  /** Functions it may submit / register (exact names or `prefix.*`). */ submit?: string[];
-  register?: string[];
-  /** Audience; checked when the verifier is given one. */ aud?: string;
-  allowEpoch?: boolean;
-}
+/** The claims of a signed token: a {@link Principal} whose id is `sub`, with a required expiry and an optional audience `aud`. */
+export type TokenClaims = Omit<Principal, "id" | "exp"> & { sub: string; exp: number; aud?: string };
 
 /** Options of the HMAC token check. */
 export interface HmacOptions {
@@ -35,7 +26,7 @@ const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex
  * Signs claims into a token for {@link tokenVerifier}; the issuer (your web back end) calls this.
  * @example
  * ```ts
- * const token = signToken({ sub: "alice", role: "client", submit: ["tenantA.*"], exp: Date.now() / 1000 + 600 }, secret);
+ * const token = signToken({ sub: "alice", roles: ["client"], submit: ["tenantA.*"], exp: Date.now() / 1000 + 600 }, secret);
  * ```
  */
 export function signToken(claims: TokenClaims, secret: string | Uint8Array): string {
@@ -43,24 +34,19 @@ export function signToken(claims: TokenClaims, secret: string | Uint8Array): str
   return `${body}.${b64url(mac(body, secret))}`;
 }
 
-/** The principal of a signed token, or null when its signature, header, audience or expiry is wrong. */
-function verifySignedToken(token: string, options: HmacOptions): Principal | null {
-  const [h = "", p = "", s = "", ...rest] = token.split(".");
-  const want = mac(`${h}.${p}`, options.secret);
-  const got = Buffer.from(s, "base64url");
-  if (rest.length > 0 || got.length !== want.length || !timingSafeEqual(got, want)) return null;
-  let c: TokenClaims;
+/** The principal of a signed token, or null when its signature, header, audience, expiry or principal is wrong. */
+function verifySignedToken(token: string, { secret, audience }: HmacOptions): Principal | null {
+  const [h = "", p = "", s = "", ...more] = token.split(".");
+  const want = mac(`${h}.${p}`, secret), got = Buffer.from(s, "base64url");
+  if (more.length > 0 || got.length !== want.length || !timingSafeEqual(got, want)) return null;
   try {
-    if ((json(h) as { alg?: string }).alg !== "HS256") return null;
-    c = json(p) as TokenClaims;
+    const c = json(p) as TokenClaims;
+    if ((json(h) as { alg?: string }).alg !== "HS256" || !(c.exp * 1000 > Date.now())) return null;
+    const who: Principal = { id: c.sub, roles: c.roles, submit: c.submit ?? [], register: c.register ?? [], exp: c.exp, allowEpoch: c.allowEpoch === true };
+    return (audience === undefined || c.aud === audience) && !principalProblem(who) ? who : null;
   } catch {
     return null;
   }
-  if (typeof c.exp !== "number" || c.exp * 1000 <= Date.now()) return null;
-  if (options.audience !== undefined && c.aud !== options.audience) return null;
-  const principal: Principal = { id: c.sub, roles: c.roles ?? (c.role ? [c.role] : []), submit: c.submit ?? [], register: c.register ?? [],
-    exp: c.exp, allowEpoch: c.allowEpoch === true };
-  return principalProblem(principal) ? null : principal;
 }
 
 /**
@@ -71,15 +57,14 @@ function verifySignedToken(token: string, options: HmacOptions): Principal | nul
  * const verify = tokenVerifier({ tokens: { "s3cret": { id: "svc", roles: ["worker"], register: ["resize"] } } });
  * ```
  */
-export function tokenVerifier(options: { tokens?: Record<string, Principal>; hmac?: HmacOptions }): Verify {
-  const byHash = new Map<string, Principal>();
-  for (const [token, principal] of Object.entries(options.tokens ?? {})) {
+export function tokenVerifier({ tokens = {}, hmac }: { tokens?: Record<string, Principal>; hmac?: HmacOptions }): Verify {
+  const byHash = new Map(Object.entries(tokens).map(([token, principal]) => {
     const problem = principalProblem(principal);
     if (problem) throw new TypeError(problem);
-    byHash.set(sha256(token), principal);
-  }
+    return [sha256(token), principal];
+  }));
   return async (req) => {
-    const token = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).find((p) => p.startsWith("bearer."))?.slice(7);
-    return token ? (byHash.get(sha256(token)) ?? (options.hmac ? verifySignedToken(token, options.hmac) : null)) : null;
+    const token = req.headers["sec-websocket-protocol"]?.split(",").map((p) => p.trim()).find((p) => p.startsWith("bearer."))?.slice(7);
+    return token ? (byHash.get(sha256(token)) ?? (hmac ? verifySignedToken(token, hmac) : null)) : null;
   };
 }

@@ -1,51 +1,40 @@
 #!/usr/bin/env node
-// Node only: the `gearman-bridge` command.
-/**
- * `gearman-bridge --listen 127.0.0.1:4731 --upstream 127.0.0.1:4730 --policy policy.json`
- * Prints the bound URL on stdout, one JSON log line per connection on stderr.
- * @module
- */
+// Node only: `gearman-bridge --policy policy.json [--listen 127.0.0.1:4731] [--upstream 127.0.0.1:4730] [--path /gearman]`.
+/** The `gearman-bridge` command: prints the bound URL on stdout, one JSON log line per connection on stderr. @module */
 import { readFileSync, realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { parseTcpAddress } from "../src/transports/tcp-node.ts";
 import { type Bridge, type BridgeLimits, type BridgePolicy, startBridge } from "./bridge.ts";
-import type { Principal } from "./policy.ts";
 
-/** The JSON policy file. Secrets may come from the environment (`hmac.secretEnv`) rather than the file. */
-export interface PolicyFile {
-  origins?: string[];
-  trustedProxies?: string[];
-  /** Static bearer token → principal. */ tokens?: Record<string, Principal>;
+/** The JSON policy file: a {@link BridgePolicy} without `verify`, whose HMAC secret may come from the environment (`secretEnv`). */
+export type PolicyFile = Omit<BridgePolicy, "verify" | "hmac"> & {
   hmac?: { secret?: string; secretEnv?: string; audience?: string };
   limits?: BridgeLimits;
-}
+};
 
 type Env = Record<string, string | undefined>;
 const USAGE = "usage: gearman-bridge --policy policy.json [--listen 127.0.0.1:4731] [--upstream 127.0.0.1:4730] [--path /gearman]";
 
 /** Reads a policy file's text into the bridge's policy and limits; throws with the exact problem (principals are checked at start). */
 export function parsePolicyFile(text: string, env: Env): { policy: BridgePolicy; limits: BridgeLimits } {
-  const { origins = [], trustedProxies = [], tokens = {}, hmac, limits = {} } = JSON.parse(text) as PolicyFile;
-  const policy: BridgePolicy = { origins, trustedProxies, tokens };
-  if (hmac) {
-    const secret = hmac.secret ?? (hmac.secretEnv ? env[hmac.secretEnv] : undefined);
-    if (!secret) throw new TypeError("hmac needs a secret, or secretEnv naming a set environment variable");
-    policy.hmac = { secret, ...(hmac.audience ? { audience: hmac.audience } : {}) };
-  }
-  return { policy, limits };
+  const { hmac, limits = {}, ...policy } = JSON.parse(text) as PolicyFile;
+  if (!hmac) return { policy, limits };
+  const secret = hmac.secret ?? env[hmac.secretEnv ?? ""];
+  if (!secret) throw new TypeError("hmac needs a secret, or secretEnv naming a set environment variable");
+  return { policy: { ...policy, hmac: { secret, ...(hmac.audience ? { audience: hmac.audience } : {}) } }, limits };
 }
 
-/** Runs the command with these arguments; resolves to the running bridge. */
+/** Runs the command with these arguments; resolves to the running bridge (undefined after `--help`). */
 export async function main(argv: string[] = process.argv.slice(2), env: Env = process.env): Promise<Bridge | undefined> {
-  const { values } = parseArgs({ args: argv, options: {
+  const { values: v } = parseArgs({ args: argv, options: {
     listen: { type: "string", default: "127.0.0.1:4731" }, upstream: { type: "string", default: "127.0.0.1:4730" },
     policy: { type: "string" }, path: { type: "string", default: "/gearman" }, help: { type: "boolean", short: "h" },
   } });
-  if (values.help) return void console.log(USAGE);
-  if (!values.policy) throw new TypeError(`--policy is required (a bridge without a policy would hand gearmand to every page)\n${USAGE}`);
-  const { policy, limits } = parsePolicyFile(readFileSync(values.policy, "utf8"), env);
-  const bridge = await startBridge({ upstream: values.upstream, ...parseTcpAddress(values.listen), path: values.path, policy, limits });
+  if (v.help) return void console.log(USAGE);
+  if (!v.policy) throw new TypeError(`--policy is required (a bridge without a policy would hand gearmand to every page)\n${USAGE}`);
+  const file = parsePolicyFile(readFileSync(v.policy, "utf8"), env);
+  const bridge = await startBridge({ upstream: v.upstream, ...parseTcpAddress(v.listen), path: v.path, ...file });
   console.log(bridge.url);
   return bridge;
 }

@@ -1,5 +1,6 @@
 // Node: test-plan sections B (bridge policy), C7-C9 and D1-D3 against a real gearmand and a real bridge.
 import { fork } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { connect, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -84,13 +85,13 @@ describe("B: bridge policy", () => {
     expect(await upgradeStatus(url, { token: "tok-alice", origin: ORIGIN })).toBe(101);
     expect(await upgradeStatus(url, { token: "tok-alice" })).toBe(101);
     const exp = Math.floor(Date.now() / 1000) + 60;
-    const good = signToken({ sub: "carol", role: "client", submit: ["tenantA.*"], exp }, SECRET);
+    const good = signToken({ sub: "carol", roles: ["client"], submit: ["tenantA.*"], exp }, SECRET);
     expect(await upgradeStatus(url, { token: good })).toBe(101);
-    expect(await upgradeStatus(url, { token: signToken({ sub: "carol", role: "client", exp }, "another-secret") })).toBe(401);
-    expect(await upgradeStatus(url, { token: signToken({ sub: "carol", role: "client", exp: exp - 120 }, SECRET) })).toBe(401);
+    expect(await upgradeStatus(url, { token: signToken({ sub: "carol", roles: ["client"], exp }, "another-secret") })).toBe(401);
+    expect(await upgradeStatus(url, { token: signToken({ sub: "carol", roles: ["client"], exp: exp - 120 }, SECRET) })).toBe(401);
     expect(await upgradeStatus(url, { token: `${good.slice(0, -2)}xx` })).toBe(401);
     // A string where a list belongs would be read character by character, so "*" would allow all.
-    expect(await upgradeStatus(url, { token: signToken({ sub: "carol", role: "client", submit: "x*" as never, exp }, SECRET) })).toBe(401);
+    expect(await upgradeStatus(url, { token: signToken({ sub: "carol", roles: ["client"], submit: "x*" as never, exp }, SECRET) })).toBe(401);
     // The server answers gearman.v1, never the bearer subprotocol.
     const p = await peer(env, "tok-alice");
     expect(p.ws.protocol).toBe("gearman.v1");
@@ -99,6 +100,22 @@ describe("B: bridge policy", () => {
     for (let waited = 0; rejectedStatuses().length < 7 && waited < 3000; waited += 20) await sleep(20);
     expect(rejectedStatuses()).toEqual([401, 401, 403, 401, 401, 401, 401]);
     expect(JSON.stringify(env.logs)).not.toMatch(/tok-alice|bearer|eyJ/);
+  });
+
+  test("B1: a signed token passes only with the verifier's audience, HS256 and a usable principal", async () => {
+    const env = await setup({}, undefined, { ...POLICY, hmac: { secret: SECRET, audience: "jobs" } });
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const sign = (claims: object): string => signToken({ sub: "dave", roles: ["client"], exp, ...claims } as never, SECRET);
+    expect(await upgradeStatus(env.b.url, { token: sign({ aud: "jobs" }) })).toBe(101);
+    expect(await upgradeStatus(env.b.url, { token: sign({ aud: "other" }) })).toBe(401);
+    expect(await upgradeStatus(env.b.url, { token: sign({}) })).toBe(401);
+    expect(await upgradeStatus(env.b.url, { token: sign({ aud: "jobs", roles: undefined }) })).toBe(401);
+    expect(await upgradeStatus(env.b.url, { token: sign({ aud: "jobs", exp: "never" }) })).toBe(401);
+    // A correctly signed token whose header names another algorithm is refused.
+    const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const body = `${b64({ alg: "none" })}.${b64({ sub: "dave", roles: ["client"], exp, aud: "jobs" })}`;
+    const none = `${body}.${createHmac("sha256", SECRET).update(body).digest("base64url")}`;
+    expect(await upgradeStatus(env.b.url, { token: none })).toBe(401);
   });
 
   test("B2: CAN_DO from a client-role principal → 1008", async () => {
@@ -338,7 +355,7 @@ describe("B: bridge policy", () => {
     client.send(T.SUBMIT_JOB, ["tenantA.exp", "", "work"]);
     const handle = argText(await client.next(T.JOB_CREATED), 0);
     const exp = Date.now() / 1000 + 1.2;
-    const token = signToken({ sub: "shortlived", role: "worker", register: ["tenantA.*"], exp }, SECRET);
+    const token = signToken({ sub: "shortlived", roles: ["worker"], register: ["tenantA.*"], exp }, SECRET);
     const p = await peer(env, token);
     p.send(T.CAN_DO, ["tenantA.exp"]);
     p.send(T.GRAB_JOB, []);
@@ -651,7 +668,7 @@ describe("the SDK transport and the CLI", () => {
     p.send(T.SUBMIT_JOB_BG, ["tenantC.job", "", "x"]);
     await p.next(T.JOB_CREATED);
     expect(await upgradeStatus(bridge!.url, { token: "cli-token" })).toBe(429);
-    const signed = signToken({ sub: "signed", role: "client", exp: Date.now() / 1000 + 60 }, SECRET);
+    const signed = signToken({ sub: "signed", roles: ["client"], exp: Date.now() / 1000 + 60 }, SECRET);
     expect(await upgradeStatus(bridge!.url, { token: signed })).toBe(101);
     await expect(main(["--upstream", g.address], {})).rejects.toThrow(/--policy is required/);
     writeFileSync(file, JSON.stringify({ tokens: { t: { id: "x", roles: ["admin"] } } }));

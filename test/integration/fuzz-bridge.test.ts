@@ -445,7 +445,7 @@ async function episode(seed: number, tally: Tally): Promise<void> {
 async function expiringEpisode(rng: Rng, fail: (what: string) => never, tally: Tally): Promise<void> {
   const lifetime = 0.6 + rng.next() * 0.6;
   const exp = Date.now() / 1000 + lifetime;
-  const token = signToken({ sub: `exp${rng.int(1000)}`, role: "client", submit: ["fuzz.*"], exp }, SECRET);
+  const token = signToken({ sub: `exp${rng.int(1000)}`, roles: ["client"], submit: ["fuzz.*"], exp }, SECRET);
   const peer = await Peer.open(bridge.url, token);
   tally.kinds.set("token expires", (tally.kinds.get("token expires") ?? 0) + 1);
   try {
