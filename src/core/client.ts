@@ -336,7 +336,10 @@ export class BaseClient {
   }
 
   async #ask(type: number, arg: string | Uint8Array, expect: number, slot?: Slot): Promise<Packet> {
-    return await this.#askOn(await this.#acquire(slot), type, arg, expect);
+    const conn = await this.#acquire(slot);
+    // close() may have come while a connection was being picked.
+    if (this.#closed) throw new ClosedError();
+    return await this.#askOn(conn, type, arg, expect);
   }
 
   #askOn(conn: ClientConnection, type: number, arg: string | Uint8Array, expect: number): Promise<Packet> {

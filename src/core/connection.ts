@@ -77,6 +77,9 @@ export class PacketConnection {
    */
   send(type: number, args: readonly PacketArg[]): Promise<void> | undefined {
     if (this.#closed) throw new ConnectionError(`connection to ${this.remote} is closed`, { server: this.remote });
+    // After close() the write side is ended: a write would fail and take the replies still due with it. What is
+    // sent now is dropped; a request waiting for its reply fails when the close completes.
+    if (this.#closing) return undefined;
     this.#writer.write(type, args, "req");
     if (this.#tap) this.#tap("out", { type: type as Packet["type"], magic: "req", args: args.map(tapArg) });
     this.#scheduleFlush();

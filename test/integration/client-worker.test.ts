@@ -659,4 +659,18 @@ describe("echo, timeout, abort, close", () => {
     await expect(c.execute(fn, "after")).rejects.toBeInstanceOf(ClosedError);
     await expect(c.submitBackground(fn, "after")).rejects.toBeInstanceOf(ClosedError);
   });
+
+  it("close() right after a background submit and a status query: the accepted job resolves, the query gets ClosedError", async () => {
+    const fn = fname("closerace");
+    const c = res.client();
+    await c.echo("warm");
+    const bg = c.submitBackground(fn, "x");
+    // The query waits a turn for its connection; close() comes first, and nothing may be written after it.
+    const status = c.getStatusUnique("u1").catch((e: unknown) => e);
+    await c.close();
+    await expect(bg).resolves.toMatch(/^H:/);
+    expect(await status).toBeInstanceOf(ClosedError);
+    const admin = res.admin();
+    await waitFor(async () => (await admin.status()).find((f) => f.name === fn)?.total === 1, 3000, "gearmand queued the job once");
+  });
 });
