@@ -8,7 +8,6 @@
 import { ClosedError, type GearmanError, ProtocolError, ServerError } from "../errors.ts";
 import { type Packet, type PacketArg, argText } from "../protocol/packet.ts";
 import { PacketType, packetTypeName } from "../protocol/packet-types.ts";
-import { utf8 } from "../protocol/bytes.ts";
 import { PacketConnection, type PacketConnectionOptions } from "./connection.ts";
 import type { Logger } from "./events.ts";
 import type { Task } from "./task.ts";
@@ -189,9 +188,9 @@ export class ClientConnection {
         const req = this.#shift();
         if (!req || req.expect !== p.type) {
           const what = req ? `${packetTypeName(req.expect)} to ${packetTypeName(req.type)}` : "nothing";
-          this.#conn.close();
-          this.#onClosed(new ProtocolError("unexpected_packet", `${this.server} sent ${packetTypeName(p.type)} while ${what} was expected`));
-          return;
+          // The request stays pending, so that it fails with the error rather than waiting forever.
+          if (req) this.#awaitingHead--;
+          return this.#conn.close(new ProtocolError("unexpected_packet", `${this.server} sent ${packetTypeName(p.type)} while ${what} was expected`));
         }
         if (req.task) this.#created(req.task, p);
         else req.ok!(p);
@@ -216,16 +215,7 @@ export class ClientConnection {
     }
     entry.skip = entry.listeners - 1;
     // A listener may end its task (and so change the list) while it is being served.
-    for (const task of entry.tasks.length === 1 ? entry.tasks : entry.tasks.slice()) {
-      switch (p.type) {
-        case PacketType.WORK_DATA: task.data_(p.args[1]!); break;
-        case PacketType.WORK_WARNING: task.warning_(p.args[1]!); break;
-        case PacketType.WORK_STATUS: task.status_(Number(utf8(p.args[1]!)), Number(utf8(p.args[2]!))); break;
-        case PacketType.WORK_COMPLETE: task.complete_(p.args[1]!); break;
-        case PacketType.WORK_FAIL: task.fail_(); break;
-        case PacketType.WORK_EXCEPTION: task.exception_(p.args[1]!); break;
-      }
-    }
+    for (const task of entry.tasks.length === 1 ? entry.tasks : entry.tasks.slice()) task.work_(p.type, p.args);
     if (terminal && entry.skip === 0) this.#tasks.delete(handle);
   }
 

@@ -4,11 +4,11 @@
  * and echo, spread over several servers with reconnect and back-off.
  * @module
  */
-import { AbortError, ClosedError, ConnectionError, type GearmanError, PolicyError, TimeoutError } from "../errors.ts";
+import { AbortError, ClosedError, ConnectionError, type GearmanError, InvalidArgumentError, PolicyError, ProtocolError, TimeoutError } from "../errors.ts";
 import { type Payload, toBytes } from "../protocol/bytes.ts";
 import { argText, type Packet } from "../protocol/packet.ts";
 import { PacketType } from "../protocol/packet-types.ts";
-import { assertFunctionName, assertUnique } from "../protocol/validate.ts";
+import { assertFunctionName, assertReducer, assertUnique } from "../protocol/validate.ts";
 import { ClientConnection } from "./client-connection.ts";
 import { backoffDelay } from "./events.ts";
 import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from "./options.ts";
@@ -83,9 +83,11 @@ export class BaseClient {
   readonly #slots: Slot[];
   #rr = 0;
   #closed = false;
-  /** Which server created a background job, for `getStatus`: the latest handles, in two generations of at most HANDLE_MEMORY. */
+  /** Which server created a job (background, or any with several servers), for `getStatus`: the latest handles, in two generations of at most HANDLE_MEMORY. */
   #handleServer = new Map<string, Slot>();
   #olderHandles = new Map<string, Slot>();
+  /** Tasks waiting out a back-off before they are submitted again (resubmitOnReconnect). */
+  #resubmits = new Map<Task, ReturnType<typeof setTimeout>>();
 
   /** Creates a client; connections open on first use. */
   constructor(options: ClientOptions, defaultConnector?: ConnectorFactory) {
@@ -118,24 +120,25 @@ export class BaseClient {
   /** Submits a background job that is not handed out before `when` (SUBMIT_JOB_EPOCH); resolves with its handle. */
   async submitAt(functionName: string, payload: Payload, when: Date, options: Omit<SubmitOptions, "priority"> = {}): Promise<string> {
     const epoch = String(Math.floor(when.getTime() / 1000));
+    if (epoch === "NaN") throw new InvalidArgumentError("submitAt needs a valid Date");
     return await this.#start(functionName, payload, options, PacketType.SUBMIT_JOB_EPOCH, undefined, false, true, epoch).created();
   }
 
   /** Submits a map/reduce job: `functionName` partitions the payload and `reducer` runs on each part. */
   submitReduce(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Task {
-    assertFunctionName(reducer);
+    assertReducer(reducer);
     return this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, reducer, options.collect ?? true);
   }
 
   /** Runs a map/reduce job and resolves with the aggregated result. */
   async executeReduce(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Promise<Uint8Array> {
-    assertFunctionName(reducer);
+    assertReducer(reducer);
     return await this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, reducer, true).output();
   }
 
   /** Submits a background map/reduce job; resolves with its handle. */
   async submitReduceBackground(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Promise<string> {
-    assertFunctionName(reducer);
+    assertReducer(reducer);
     return await this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB_BACKGROUND, reducer, false, true).created();
   }
 
@@ -145,10 +148,10 @@ export class BaseClient {
     return { handle: argText(p, 0), known: argText(p, 1) === "1", running: argText(p, 2) === "1", numerator: Number(argText(p, 3)), denominator: Number(argText(p, 4)) };
   }
 
-  /** Asks for the status of the job with this unique id (any function). */
+  /** Asks for the status of the job with this unique id (any function), on the server such submits go to. */
   async getStatusUnique(unique: string): Promise<UniqueJobStatus> {
     assertUnique(unique);
-    const p = await this.#ask(PacketType.GET_STATUS_UNIQUE, unique, PacketType.STATUS_RES_UNIQUE);
+    const p = await this.#ask(PacketType.GET_STATUS_UNIQUE, unique, PacketType.STATUS_RES_UNIQUE, this.#home(unique));
     return {
       unique: argText(p, 0), known: argText(p, 1) === "1", running: argText(p, 2) === "1",
       numerator: Number(argText(p, 3)), denominator: Number(argText(p, 4)), waiting: Number(argText(p, 5)),
@@ -169,12 +172,18 @@ export class BaseClient {
   /** Closes every connection. Tasks still running reject with `ClosedError`. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const [task, timer] of this.#resubmits) {
+      clearTimeout(timer);
+      task.error_(new ClosedError());
+    }
     for (const s of this.#slots) s.conn?.close();
     await Promise.allSettled(this.#slots.map((s) => s.connecting));
   }
 
-  #start(fn: string, payload: Payload, o: SubmitOptions, type: number, reducer: string | undefined, collect: boolean, background = false, epoch?: string): Task {
+  #start(fn: string, payload: Payload, o: SubmitOptions, type: number | undefined, reducer: string | undefined, collect: boolean, background = false, epoch?: string): Task {
     assertFunctionName(fn);
+    if (type === undefined) throw new InvalidArgumentError(`priority must be "high", "normal" or "low", got ${String(o.priority)}`);
+    if (o.timeout !== undefined && !(o.timeout > 0)) throw new InvalidArgumentError(`timeout must be a number of ms > 0, got ${o.timeout}`);
     let unique = o.unique ?? "";
     // gearmand's persistent queues (libsqlite3, …) key rows on (unique, function): background jobs without a
     // unique overwrite each other there, and all but the last are lost in a crash. So each gets its own, 23
@@ -182,6 +191,8 @@ export class BaseClient {
     if (unique === "" && (this.#options.libgearmanCompatible || background)) unique = randomUuid().slice(0, this.#options.libgearmanCompatible ? 36 : 23);
     assertUnique(unique);
     const data = toBytes(payload);
+    // A worker with the same limit would refuse the job and drop its connection, again on every requeue.
+    if (data.length > this.#options.maxPacketSize) throw new InvalidArgumentError(`the payload is ${data.length} bytes, over maxPacketSize`);
     const args = reducer !== undefined ? [fn, unique, reducer, "", data] : epoch !== undefined ? [fn, unique, epoch, data] : [fn, unique, data];
     const task = new Task({ functionName: fn, unique, collect, packetType: type, args, background });
     if (this.#closed) {
@@ -189,7 +200,8 @@ export class BaseClient {
       return task;
     }
     this.#arm(task, o);
-    this.#dispatch(task);
+    // An aborted signal or a zero timeout ended the task already: nothing is sent.
+    if (!task.done) this.#dispatch(task);
     return task;
   }
 
@@ -202,7 +214,8 @@ export class BaseClient {
     }
     if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener("abort", onAbort, { once: true });
-    task.result().then(cleanup, cleanup);
+    // A background task ends when the server queued it: its result() never settles.
+    (task.spec.background ? task.created() : task.result()).then(cleanup, cleanup);
     function cleanup(): void {
       if (timer) clearTimeout(timer);
       o.signal?.removeEventListener("abort", onAbort);
@@ -210,10 +223,13 @@ export class BaseClient {
   }
 
   #dispatch(task: Task): void {
-    const conn = this.#pick();
-    if (conn) conn.submit(task);
+    // A server that was lost is tried again once its back-off is over, so that the load spreads again.
+    for (const s of this.#slots) if (!s.conn && !s.connecting && s.retryAt <= Date.now()) this.#connect(s).catch(() => {});
+    const home = this.#home(task.unique);
+    const conn = home ? home.conn : this.#pick();
+    if (conn && !conn.closed) conn.submit(task);
     else {
-      this.#acquire().then(
+      this.#acquire(home).then(
         (c) => {
           if (!task.done) c.submit(task);
         },
@@ -232,7 +248,10 @@ export class BaseClient {
       return;
     }
     this.#options.logger.debug?.(`resubmitting ${task.functionName} (${task.unique}) after: ${error.message}`);
-    setTimeout(() => this.#dispatch(task), backoffDelay(task.attempt++, this.#options.reconnectDelay, this.#options.maxReconnectDelay));
+    this.#resubmits.set(task, setTimeout(() => {
+      this.#resubmits.delete(task);
+      if (!task.done) this.#dispatch(task);
+    }, backoffDelay(task.attempt++, this.#options.reconnectDelay, this.#options.maxReconnectDelay)));
   }
 
   #remember(handle: string, slot: Slot): void {
@@ -243,6 +262,18 @@ export class BaseClient {
       this.#olderHandles = this.#handleServer;
       this.#handleServer = new Map();
     }
+  }
+
+  /**
+   * The server for a unique id when there are several: gearmand coalesces submits with the same unique only
+   * within one server, and knows a unique's status only there.
+   */
+  #home(unique: string): Slot | undefined {
+    const n = this.#slots.length;
+    if (n === 1 || unique === "") return undefined;
+    let h = 0;
+    for (let i = 0; i < unique.length; i++) h = (h * 31 + unique.charCodeAt(i)) | 0;
+    return this.#slots[(h >>> 0) % n];
   }
 
   /** A live connection, round-robin, without waiting. */
@@ -263,6 +294,13 @@ export class BaseClient {
   async #acquire(preferred?: Slot): Promise<ClientConnection> {
     if (this.#closed) throw new ClosedError();
     if (preferred?.conn && !preferred.conn.closed) return preferred.conn;
+    if (preferred && (preferred.connecting || preferred.retryAt <= Date.now())) {
+      try {
+        return await this.#connect(preferred);
+      } catch {
+        // Any other server will do.
+      }
+    }
     const live = this.#pick();
     if (live) return live;
     const now = Date.now();
@@ -289,7 +327,7 @@ export class BaseClient {
         const conn = new ClientConnection(slot.server, transport, {
           closed: (c, error, orphans) => this.#onClosed(slot, c, error, orphans),
           created: (_c, task, handle) => {
-            if (task.spec.background) this.#remember(handle, slot);
+            if (task.spec.background || this.#slots.length > 1) this.#remember(handle, slot);
           },
           submitFailed: (_c, task, error) => this.#retryOrFail(task, error),
         }, {
@@ -327,7 +365,7 @@ export class BaseClient {
     for (const handles of [this.#handleServer, this.#olderHandles]) for (const [h, s] of handles) if (s === slot) handles.delete(h);
     const err = this.#closed || !error
       ? new ClosedError()
-      : error instanceof ConnectionError || error instanceof PolicyError ? error : new ConnectionError(`lost ${slot.server}: ${error.message}`, { cause: error, server: slot.server });
+      : error instanceof ConnectionError || error instanceof PolicyError || error instanceof ProtocolError ? error : new ConnectionError(`lost ${slot.server}: ${error.message}`, { cause: error, server: slot.server });
     for (const task of orphans) {
       // The job was created and then its connection was lost: a fresh round of attempts.
       task.attempt = 0;

@@ -45,6 +45,8 @@ export class PacketConnection {
   #blocked = false;
   /** Resolved on the transport's drain (or the close): what `send` hands out while the transport pushes back. */
   #drained: Deferred<void> | undefined;
+  /** Batches queued while the transport pushed back, each at most about WRITE_NOW bytes. */
+  #held: Uint8Array<ArrayBuffer>[] = [];
   #closed = false;
   #closing = false;
   #tap: PacketConnectionOptions["tap"];
@@ -80,18 +82,23 @@ export class PacketConnection {
     // After close() the write side is ended: a write would fail and take the replies still due with it. What is
     // sent now is dropped; a request waiting for its reply fails when the close completes.
     if (this.#closing) return undefined;
+    // Whole packets per write, at most about WRITE_NOW bytes unless one packet alone is more: a WebSocket sends
+    // each write as one message, and a bridge closes with 1009 on a message over its packet limit.
+    if (this.#writer.length + (args[args.length - 1]?.length ?? 0) >= WRITE_NOW) this.#flush(true);
     this.#writer.write(type, args, "req");
     if (this.#tap) this.#tap("out", { type: type as Packet["type"], magic: "req", args: args.map(tapArg) });
     this.#scheduleFlush();
-    if (this.#writer.length >= WRITE_NOW) this.#flush();
+    if (this.#writer.length >= WRITE_NOW) this.#flush(true);
     return this.#blocked ? (this.#drained ??= deferred<void>()).promise : undefined;
   }
 
-  /** Flushes what is queued, then closes. */
-  close(): void {
+  /** Flushes what is queued, then closes; with `error`, closes at once and reports the error as the reason. */
+  close(error?: GearmanError): void {
+    if (error) return this.#fail(error);
     if (this.#closed || this.#closing) return;
     this.#closing = true;
     // Everything queued goes before the close, even while the transport pushes back.
+    for (const bytes of this.#held.splice(0)) this.#transport.write(bytes);
     if (this.#writer.length > 0) this.#transport.write(this.#writer.take());
     this.#transport.close();
   }
@@ -105,13 +112,16 @@ export class PacketConnection {
     });
   }
 
-  #flush(): void {
-    if (this.#closed || this.#blocked || this.#writer.length === 0) return;
-    if (!this.#transport.write(this.#writer.take())) this.#blocked = true;
+  /** Writes what is queued; while the transport pushes back, `full` batches wait in order in `#held`. */
+  #flush(full?: boolean): void {
+    if (this.#closed || this.#writer.length === 0) return;
+    if (!this.#blocked) this.#blocked = !this.#transport.write(this.#writer.take());
+    else if (full) this.#held.push(this.#writer.take());
   }
 
   #onDrain(): void {
     this.#blocked = false;
+    while (!this.#blocked && this.#held.length > 0) this.#blocked = !this.#transport.write(this.#held.shift()!);
     // What queued while the transport pushed back goes out now, in one write.
     this.#flush();
     // Producers go on; should this write have filled the transport again, their next send waits anew.

@@ -11,8 +11,9 @@
  */
 export class QueuedIterator<T> implements AsyncIterableIterator<T> {
   #values: T[] = [];
-  #waiting: ((r: IteratorResult<T>) => void) | undefined;
+  #waiting: ((r: IteratorResult<T> | Promise<IteratorResult<T>>) => void) | undefined;
   #ended = false;
+  #error: Error | undefined;
 
   /** Adds a value. */
   push(value: T): void {
@@ -24,20 +25,21 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T> {
     } else this.#values.push(value);
   }
 
-  /** Ends the iteration once queued values are consumed. */
-  end(): void {
+  /** Ends the iteration once queued values are consumed; with `error`, the next call after them rejects with it. */
+  end(error?: Error): void {
     this.#ended = true;
+    this.#error = error;
     if (this.#values.length === 0 && this.#waiting) {
       const w = this.#waiting;
       this.#waiting = undefined;
-      w({ value: undefined, done: true });
+      w(this.#finish());
     }
   }
 
   /** Next value. */
   next(): Promise<IteratorResult<T>> {
     if (this.#values.length > 0) return Promise.resolve({ value: this.#values.shift()!, done: false });
-    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    if (this.#ended) return this.#finish();
     return new Promise((resolve) => (this.#waiting = resolve));
   }
 
@@ -45,7 +47,14 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T> {
   return(): Promise<IteratorResult<T>> {
     this.#ended = true;
     this.#values = [];
+    this.#error = undefined;
     return Promise.resolve({ value: undefined, done: true });
+  }
+
+  #finish(): Promise<IteratorResult<T>> {
+    const error = this.#error;
+    this.#error = undefined;
+    return error ? Promise.reject(error) : Promise.resolve({ value: undefined, done: true });
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {

@@ -8,6 +8,7 @@ import { InvalidArgumentError } from "../errors.ts";
 import type { ConnectorFactory } from "./transport.ts";
 import { consoleLogger, type Logger } from "./events.ts";
 import type { Packet } from "../protocol/packet.ts";
+import { DEFAULT_MAX_PACKET_SIZE } from "../protocol/constants.ts";
 
 /** Default cap on requests awaiting an answer on one connection. */
 export const DEFAULT_REQUEST_WINDOW = 1000;
@@ -30,7 +31,7 @@ export interface CommonOptions {
   connector?: ConnectorFactory;
   /** Where warnings go. @default console for warn and error */
   logger?: Logger;
-  /** Largest packet body accepted from a server, in bytes. @default 64 MiB */
+  /** Largest packet body accepted from a server, and largest payload sent, in bytes. @default 64 MiB */
   maxPacketSize?: number;
   /** First reconnect delay in ms; doubles per failure, with jitter. @default 100 */
   reconnectDelay?: number;
@@ -81,7 +82,7 @@ export interface ResolvedCommonOptions {
   readonly servers: readonly string[];
   readonly connector: ConnectorFactory;
   readonly logger: Logger;
-  readonly maxPacketSize: number | undefined;
+  readonly maxPacketSize: number;
   readonly reconnectDelay: number;
   readonly maxReconnectDelay: number;
   readonly libgearmanCompatible: boolean;
@@ -122,7 +123,7 @@ function common(o: CommonOptions, fallback: ConnectorFactory | undefined): Resol
     servers: Object.freeze([...o.servers]),
     connector: o.token === undefined ? factory : (server: string) => factory(server, { token: o.token }),
     logger: o.logger ?? consoleLogger,
-    maxPacketSize: o.maxPacketSize,
+    maxPacketSize: positiveInt("maxPacketSize", o.maxPacketSize, DEFAULT_MAX_PACKET_SIZE),
     reconnectDelay: positiveInt("reconnectDelay", o.reconnectDelay, DEFAULT_RECONNECT_BASE),
     maxReconnectDelay: positiveInt("maxReconnectDelay", o.maxReconnectDelay, DEFAULT_RECONNECT_CAP),
     libgearmanCompatible: o.libgearmanCompatible ?? false,

@@ -4,7 +4,8 @@
  * `for await`; `result()` settles with the outcome.
  * @module
  */
-import { concatBytes } from "../protocol/bytes.ts";
+import { concatBytes, utf8 } from "../protocol/bytes.ts";
+import { PacketType } from "../protocol/packet-types.ts";
 import { JobExceptionError, JobFailedError } from "../errors.ts";
 import { type Deferred, deferred, QueuedIterator } from "./events.ts";
 
@@ -71,6 +72,8 @@ export class Task {
   #warnings: Uint8Array[] | undefined;
   #outcome: { error: Error } | { data: Uint8Array } | undefined;
   #done = false;
+  /** The error that ended the task without a terminal event: what iterators throw. */
+  #thrown: Error | undefined;
   /** @internal The connection routing this task's WORK_* packets; told when the task settles. */
   owner: { forget(task: Task): void } | undefined;
   /** @internal Resubmits so far (resubmitOnReconnect). */
@@ -123,10 +126,13 @@ export class Task {
     return () => set.delete(listener as Listener);
   }
 
-  /** Iterates over the events from now on; ends after the terminal event. */
+  /**
+   * Iterates over the events from now on; ends after the terminal event (`complete`, `fail`, `exception`), or
+   * throws the error that ended the task otherwise (`TimeoutError`, `AbortError`, `ConnectionError`, …).
+   */
   [Symbol.asyncIterator](): AsyncIterableIterator<TaskEvent> {
     const it = new QueuedIterator<TaskEvent>();
-    if (this.#done) it.end();
+    if (this.#done) it.end(this.#thrown);
     else (this.#iterators ??= []).push(it);
     return it;
   }
@@ -139,57 +145,57 @@ export class Task {
     this.#emit({ type: "created", handle });
   }
 
-  /** @internal A WORK_* packet arrived for this task. */
-  data_(data: Uint8Array): void {
-    if (this.spec.collect) (this.#data ??= []).push(data);
-    this.#emit({ type: "data", data });
-  }
-
-  /** @internal */
-  warning_(data: Uint8Array): void {
-    (this.#warnings ??= []).push(data);
-    this.#emit({ type: "warning", data });
-  }
-
-  /** @internal */
-  status_(numerator: number, denominator: number): void {
-    this.#emit({ type: "status", numerator, denominator });
-  }
-
-  /** @internal */
-  complete_(data: Uint8Array): void {
+  /**
+   * @internal A WORK_* packet of this task arrived: `args` are its fields, the handle first. One entry
+   * point rather than one method per type, so the connection routes without a switch of its own.
+   */
+  work_(type: number, args: readonly Uint8Array[]): void {
+    const data = args[1]!;
+    switch (type) {
+      case PacketType.WORK_DATA:
+        if (this.spec.collect) (this.#data ??= []).push(data);
+        return this.#emit({ type: "data", data });
+      case PacketType.WORK_WARNING:
+        (this.#warnings ??= []).push(data);
+        return this.#emit({ type: "warning", data });
+      case PacketType.WORK_STATUS:
+        return this.#emit({ type: "status", numerator: Number(utf8(data)), denominator: Number(utf8(args[2]!)) });
+    }
+    // WORK_COMPLETE, WORK_FAIL or WORK_EXCEPTION: the first one settles the task.
     if (this.#done) return;
-    this.#emit({ type: "complete", data });
-    this.#settle(undefined, data);
-  }
-
-  /** @internal */
-  fail_(): void {
-    if (this.#done) return;
-    this.#emit({ type: "fail" });
-    this.#settle(new JobFailedError(this.#handle ?? "(no handle)", this.#warnings ?? []));
-  }
-
-  /** @internal */
-  exception_(data: Uint8Array): void {
-    if (this.#done) return;
-    this.#emit({ type: "exception", data });
-    this.#settle(new JobExceptionError(this.#handle ?? "(no handle)", data));
+    const handle = this.#handle ?? "(no handle)";
+    if (type === PacketType.WORK_COMPLETE) {
+      this.#emit({ type: "complete", data });
+      this.#settle(undefined, data);
+    } else if (type === PacketType.WORK_FAIL) {
+      this.#emit({ type: "fail" });
+      this.#settle(new JobFailedError(handle, this.#warnings ?? []));
+    } else {
+      this.#emit({ type: "exception", data });
+      this.#settle(new JobExceptionError(handle, data));
+    }
   }
 
   /** @internal The task ends with an error that is not the job's outcome (connection lost, timeout, abort). */
   error_(error: Error): void {
     if (this.#done) return;
+    this.#thrown = error;
     this.#settle(error);
   }
 
   #emit(event: TaskEvent): void {
     const listeners = this.#listeners;
     if (listeners) {
-      const typed = listeners.get(event.type);
-      if (typed) for (const l of typed) l(event);
-      const all = listeners.get("*");
-      if (all) for (const l of all) l(event);
+      for (const l of [...(listeners.get(event.type) ?? []), ...(listeners.get("*") ?? [])]) {
+        // A listener that throws must not cut the connection's packet stream short (other tasks' replies are in it).
+        try {
+          l(event);
+        } catch (err) {
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
+      }
     }
     if (this.#iterators) for (const it of this.#iterators) it.push(event);
   }
@@ -210,7 +216,7 @@ export class Task {
       this.#outcome = { data: data! };
       this.#result?.resolve(data!);
     }
-    if (this.#iterators) for (const it of this.#iterators) it.end();
+    if (this.#iterators) for (const it of this.#iterators) it.end(this.#thrown);
     this.#iterators = undefined;
     this.owner?.forget(this);
     this.owner = undefined;

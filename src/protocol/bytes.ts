@@ -4,15 +4,19 @@
  * @module
  */
 
+import { InvalidArgumentError } from "../errors.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A payload as the public API accepts it: bytes as they are, or a string sent as UTF-8. */
 export type Payload = Uint8Array | string;
 
-/** Encodes a string as UTF-8; bytes are returned as they are (never copied). */
+/** Encodes a string as UTF-8; bytes are returned as they are (never copied). Throws `InvalidArgumentError` for anything else. */
 export function toBytes(value: Payload): Uint8Array {
-  return typeof value === "string" ? encoder.encode(value) : value;
+  if (typeof value === "string") return encoder.encode(value);
+  if (value instanceof Uint8Array) return value;
+  throw new InvalidArgumentError(`a payload must be a string or a Uint8Array, got ${Object.prototype.toString.call(value)}`);
 }
 
 /** Decodes UTF-8 bytes (an empty field, such as a missing unique, without a TextDecoder call). */

@@ -48,3 +48,9 @@ export function assertUnique(unique: string): void {
   const problem = uniqueProblem(unique);
   if (problem) throw new InvalidArgumentError(`${problem}; use at most ${MAX_UNIQUE_BYTES} bytes without NUL (hash longer keys)`);
 }
+
+/** Throws {@link InvalidArgumentError} when the reducer name is unusable: gearmand 1.1.20 holds it to its unique limit, 64 bytes. */
+export function assertReducer(name: string): void {
+  assertFunctionName(name);
+  if (checkedLength(name, 64) > 64) throw new InvalidArgumentError("the reducer name is over 64 bytes, which gearmand refuses");
+}

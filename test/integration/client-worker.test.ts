@@ -674,3 +674,113 @@ describe("echo, timeout, abort, close", () => {
     await waitFor(async () => (await admin.status()).find((f) => f.name === fn)?.total === 1, 3000, "gearmand queued the job once");
   });
 });
+
+describe("bad input and odd timing on the client", () => {
+  it("refuses a bad priority, timeout, date, payload type, oversized payload and a 65-byte reducer with InvalidArgumentError, sending nothing", async () => {
+    const t = tapper();
+    const c = res.client({ tap: t.tap, maxPacketSize: 1024 });
+    const fn = fname("badargs");
+    expect(() => c.submit(fn, "x", { priority: "urgent" as never })).toThrow(InvalidArgumentError);
+    expect(() => c.submit(fn, "x", { timeout: Number.NaN })).toThrow(InvalidArgumentError);
+    expect(() => c.submit(fn, "x", { timeout: -5 })).toThrow(InvalidArgumentError);
+    expect(() => c.submit(fn, "x", { timeout: 0 })).toThrow(InvalidArgumentError);
+    await expect(c.submitAt(fn, "x", new Date("garbage"))).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(() => c.submit(fn, new ArrayBuffer(4) as never)).toThrow(InvalidArgumentError);
+    expect(() => c.submit(fn, 42 as never)).toThrow(InvalidArgumentError);
+    expect(() => c.submit(fn, new Uint8Array(1025))).toThrow(/over maxPacketSize/);
+    await expect(c.submitReduceBackground(fn, "r".repeat(65), "x")).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await c.submitReduceBackground(fn, "r".repeat(64), "x")).toMatch(/^H:/);
+    const submits = t.packets.filter((p) => p.direction === "out" && p.packet.type !== PacketType.OPTION_REQ);
+    expect(submits.map((p) => p.packet.type)).toEqual([PacketType.SUBMIT_REDUCE_JOB_BACKGROUND]);
+  });
+
+  it("an already-aborted signal ends the task without sending it", async () => {
+    const fn = fname("preabort");
+    let runs = 0;
+    const w = res.worker();
+    w.defineFunction(fn, () => String(++runs));
+    await w.start();
+    const c = res.client();
+    await c.echo("warm");
+    const ac = new AbortController();
+    ac.abort();
+    await expect(c.execute(fn, "a", { signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
+    await expect(c.submitBackground(fn, "b", { signal: ac.signal })).rejects.toBeInstanceOf(AbortError);
+    expect(text(await c.execute(fn, "d"))).toBe("1");
+  });
+
+  it("a background submit with a signal or timeout lets go of both once the job is queued", async () => {
+    const fn = fname("bgclean");
+    const c = res.client();
+    const ac = new AbortController();
+    let listeners = 0;
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    const remove = ac.signal.removeEventListener.bind(ac.signal);
+    ac.signal.addEventListener = ((...a: Parameters<typeof add>) => (listeners++, add(...a))) as typeof add;
+    ac.signal.removeEventListener = ((...a: Parameters<typeof remove>) => (listeners--, remove(...a))) as typeof remove;
+    for (let i = 0; i < 20; i++) await c.submitBackground(fn, "x", { signal: ac.signal, timeout: 60_000 });
+    expect(listeners).toBe(0);
+    // Aborting now changes nothing: every submit already resolved with its handle.
+    ac.abort();
+  });
+
+  it("a listener that throws does not cut the packet stream: every other task gets its own result", async () => {
+    const fn = fname("throwing");
+    const w = res.worker({ concurrency: 4 });
+    w.defineFunction(fn, async (job) => {
+      job.sendStatus(1, 2);
+      return `r:${job.text()}`;
+    });
+    await w.start();
+    const c = res.client();
+    const thrown: unknown[] = [];
+    const onUncaught = (e: unknown): void => void thrown.push(e);
+    process.on("uncaughtException", onUncaught);
+    try {
+      const tasks = Array.from({ length: 20 }, (_, i) => c.submit(fn, `t${i}`));
+      tasks[3]!.on("created", () => {
+        throw new Error("listener bug");
+      });
+      tasks[5]!.on("status", () => {
+        throw new Error("listener bug");
+      });
+      const results = await Promise.all(tasks.map((t) => t.result()));
+      expect(results.map(text)).toEqual(tasks.map((_, i) => `r:t${i}`));
+      await waitFor(() => thrown.length === 2, 2000, "both listener errors reported");
+    } finally {
+      process.off("uncaughtException", onUncaught);
+    }
+  });
+
+  it("for await over a task throws the TimeoutError or AbortError that ended it", async () => {
+    const fn = fname("iterthrow");
+    const c = res.client();
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const e of c.submit(fn, "x", { timeout: 200 })) seen.push(e.type);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual(["created"]);
+    expect(err).toBeInstanceOf(TimeoutError);
+    const ac = new AbortController();
+    const task = c.submit(fn, "y", { signal: ac.signal });
+    await task.created();
+    ac.abort();
+    await expect((async () => {
+      for await (const _ of task) void _;
+    })()).rejects.toBeInstanceOf(AbortError);
+  });
+
+  it("close() rejects a task waiting out its resubmit back-off at once with ClosedError", async () => {
+    const g = await res.gearmand({ args: ["--threads=0"] });
+    const fn = fname("resubclose");
+    const c = res.client({ servers: [g.address], resubmitOnReconnect: true, reconnectDelay: 2000, maxReconnectDelay: 2000 });
+    const task = c.submit(fn, "x", { unique: "resub-close" });
+    await task.created();
+    await g.stop();
+    await sleep(100);
+    const t0 = Date.now();
+    await c.close();
+    await expect(task.result()).rejects.toBeInstanceOf(ClosedError);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});

@@ -36,12 +36,14 @@ export function serverKind(): "gearmand" | "embedded" {
 }
 
 /** gearmand flags that mean something to the embedded server; the rest (threads, backlog, logs) do not apply. */
-function embeddedOptions(args: readonly string[]): { jobRetries?: number; maxQueue?: number } {
-  const out: { jobRetries?: number } = {};
+function embeddedOptions(args: readonly string[]): { jobRetries?: number; name?: string } {
+  const out: { jobRetries?: number; name?: string } = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const m = /^--job-retries=(\d+)$/.exec(a);
+    const prefix = /^--job-handle-prefix=(.+)$/.exec(a);
     if (m) out.jobRetries = Number(m[1]);
+    else if (prefix) out.name = prefix[1];
     else if (a === "-j" || a === "--job-retries") out.jobRetries = Number(args[++i]);
   }
   return out;
