@@ -10,13 +10,14 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import { formatServerAddress, parseServerAddress } from "../src/transports/address.ts";
 import { type HmacOptions, tokenVerifier, type Verify } from "./auth.ts";
-import { principalProblem, type Principal, submitBucket, type SubmitBucket } from "./policy.ts";
+import { isList, knownKeys, principalProblem, type Principal, submitBucket, type SubmitBucket } from "./policy.ts";
 import { type Relay, relay, type RelayConfig } from "./relay.ts";
 
 export type { Principal, Role } from "./policy.ts";
 export { signToken, tokenVerifier, type TokenClaims, type Verify } from "./auth.ts";
 
-// The limits and their defaults (spec/bridge.md §2.1); `submitBurst` defaults to 2 × `submitsPerSecond`.
+// The limits and their defaults (spec/bridge.md §2.1); `submitBurst` defaults to 2 × `submitsPerSecond`. Each must be a whole
+// number from 1 (0 for lowWaterMark) to 2³¹ − 1, the longest setTimeout: a typo or a string (`n >= "1x"` is false) would lift a cap.
 const LIMITS = {
   /** Largest packet body from a peer; ws `maxPayload` is this + 12. @default 1 MiB */ maxPacketSize: 1_048_576,
   /** Open WebSockets, in all. @default 10000 */ maxConnections: 10_000,
@@ -33,6 +34,7 @@ const LIMITS = {
   /** Time a peer gets to answer a close frame before it is terminated. @default 5000 */ closeGraceMs: 5000,
   /** Job handles remembered per connection for GET_STATUS (the latest maxHandles, up to twice as many). @default 4096 */ maxHandles: 4096,
 };
+const least = (k: string): number => (k === "lowWaterMark" ? 0 : 1);
 
 /** Limits of the bridge; each has a safe default. */
 export type BridgeLimits = Partial<typeof LIMITS>;
@@ -49,11 +51,18 @@ export interface BridgePolicy {
 
 /** The one log line per connection: metadata only, never payloads, uniques or tokens. */
 export interface ConnectionLog {
-  type: "connection";
-  /** Who, from where, for how long, and how the connection ended. */
-  principal: string; origin: string | undefined; remote: string; durationMs: number; code: number; reason: string;
-  /** Packets per type name and bytes, each way, and the reasons of what was denied. */
-  packetsIn: Record<string, number>; packetsOut: Record<string, number>; bytesIn: number; bytesOut: number; denials: string[];
+  /** Always `"connection"`. */ type: "connection";
+  /** The principal's id. */ principal: string;
+  /** The `Origin` header, if any. */ origin: string | undefined;
+  /** The peer's address (from `X-Forwarded-For` behind a trusted proxy). */ remote: string;
+  /** Time open, in ms. */ durationMs: number;
+  /** The WebSocket close code. */ code: number;
+  /** The WebSocket close reason. */ reason: string;
+  /** Packets from the peer, per type name. */ packetsIn: Record<string, number>;
+  /** Packets to the peer, per type name. */ packetsOut: Record<string, number>;
+  /** Bytes from the peer. */ bytesIn: number;
+  /** Bytes to the peer. */ bytesOut: number;
+  /** What was refused or dropped, and why a policy close came. */ denials: string[];
 }
 
 /** Something that happened at the upgrade or to a connection; never payloads, uniques or tokens. */
@@ -68,14 +77,14 @@ export interface BridgeOptions {
   /** @default "127.0.0.1" */ host?: string;
   /** Mount on this listening server instead of creating one (its own timeouts then apply). */ server?: Server;
   /** @default "/gearman" */ path?: string;
-  policy: BridgePolicy;
-  limits?: BridgeLimits;
+  /** Who may connect and from where: required, there is no open default. */ policy: BridgePolicy;
+  /** Caps and timeouts; unknown keys and values that are not whole numbers in range stop the start. */ limits?: BridgeLimits;
   /** @default one JSON line on stderr */ logger?: (entry: BridgeLogEntry) => void;
 }
 
 /** A running bridge. */
 export interface Bridge {
-  readonly port: number;
+  /** The port it listens on (the real one when 0 was asked for). */ readonly port: number;
   /** `ws://host:port/path`. */ readonly url: string;
   /** Open WebSocket connections. */ readonly connections: number;
   /** Closes every connection with 1001 and stops listening. */ close(): Promise<void>;
@@ -97,10 +106,16 @@ function reject(socket: Duplex, status: number, text: string): void {
  * ```
  */
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
-  const { policy, limits } = options;
+  const { policy } = options;
+  const limits: BridgeLimits = Object.fromEntries(Object.entries(options.limits ?? {}).filter(([, v]) => v !== undefined));
+  knownKeys(policy, ["verify", "tokens", "hmac", "origins", "trustedProxies"], "policy key");
+  knownKeys(limits, Object.keys(LIMITS), "limit");
+  const [k, v] = Object.entries(limits).find(([k, v]) => !Number.isInteger(v) || v < least(k) || v >= 2 ** 31) ?? [];
+  if (k) throw new TypeError(`limit ${k} must be a whole number from ${least(k)} to ${2 ** 31 - 1}, not the ${typeof v} ${String(v)}`);
+  if (![policy.origins, policy.trustedProxies].every(isList)) throw new TypeError("policy origins and trustedProxies must be lists of strings");
   const l = { ...LIMITS, ...limits };
   const upstream = parseServerAddress(options.upstream);
-  const cfg: RelayConfig = Object.freeze({ ...l, submitBurst: limits?.submitBurst ?? l.submitsPerSecond * 2, upstream });
+  const cfg: RelayConfig = Object.freeze({ ...l, submitBurst: limits.submitBurst ?? l.submitsPerSecond * 2, upstream });
   const verify = policy.verify ?? tokenVerifier({ tokens: policy.tokens, hmac: policy.hmac });
   const origins = new Set(policy.origins ?? []);
   const proxies = new Set(policy.trustedProxies ?? []);

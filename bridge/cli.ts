@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { parseTcpAddress } from "../src/transports/tcp-node.ts";
 import { type Bridge, type BridgeLimits, type BridgePolicy, startBridge } from "./bridge.ts";
+import { knownKeys } from "./policy.ts";
 
 /** The JSON policy file: a {@link BridgePolicy} without `verify`, whose HMAC secret may come from the environment (`secretEnv`). */
 export type PolicyFile = Omit<BridgePolicy, "verify" | "hmac"> & {
@@ -19,6 +20,8 @@ const USAGE = "usage: gearman-bridge --policy policy.json [--listen 127.0.0.1:47
 /** Reads a policy file's text into the bridge's policy and limits; throws with the exact problem (principals are checked at start). */
 export function parsePolicyFile(text: string, env: Env): { policy: BridgePolicy; limits: BridgeLimits } {
   const { hmac, limits = {}, ...policy } = JSON.parse(text) as PolicyFile;
+  knownKeys({ ...policy, limits }, ["origins", "tokens", "hmac", "trustedProxies", "limits"], "policy file key");
+  knownKeys(hmac ?? {}, ["secret", "secretEnv", "audience"], "hmac key");
   if (!hmac) return { policy, limits };
   const secret = hmac.secret ?? env[hmac.secretEnv ?? ""];
   if (!secret) throw new TypeError("hmac needs a secret, or secretEnv naming a set environment variable");
@@ -34,7 +37,9 @@ export async function main(argv: string[] = process.argv.slice(2), env: Env = pr
   if (v.help) return void console.log(USAGE);
   if (!v.policy) throw new TypeError(`--policy is required (a bridge without a policy would hand gearmand to every page)\n${USAGE}`);
   const file = parsePolicyFile(readFileSync(v.policy, "utf8"), env);
-  const bridge = await startBridge({ upstream: v.upstream, ...parseTcpAddress(v.listen), path: v.path, ...file });
+  // Port 0 (any free port) may be listened on, though not connected to.
+  const listen = v.listen.endsWith(":0") ? { ...parseTcpAddress(v.listen.slice(0, -2)), port: 0 } : parseTcpAddress(v.listen);
+  const bridge = await startBridge({ upstream: v.upstream, ...listen, path: v.path, ...file });
   console.log(bridge.url);
   return bridge;
 }

@@ -25,7 +25,13 @@ export interface SubmitBucket { readonly rate: number; take(): boolean; readonly
 
 // A principal id is part of uniques and log lines, so keep it to safe characters and no `:`.
 const PRINCIPAL_ID = /^[A-Za-z0-9._@-]{1,32}$/;
-const isList = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every((x) => typeof x === "string"));
+/** True for undefined or a list of strings. */
+export const isList = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.every((x) => typeof x === "string"));
+/** Throws a TypeError naming the first key of `o` outside `known`: a typo would silently switch a check off. */
+export function knownKeys(o: object, known: readonly string[], what: string): void {
+  const k = Object.keys(o).find((x) => !known.includes(x));
+  if (k !== undefined) throw new TypeError(`unknown ${what} ${JSON.stringify(k)}; expected one of ${known.join(", ")}`);
+}
 
 /** Why a principal (from `verify`, a token or the policy file) is unusable, or undefined when it is fine. */
 export function principalProblem(p: Principal): string | undefined {

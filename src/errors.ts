@@ -26,6 +26,7 @@ export class GearmanError extends Error {
   override name = "GearmanError";
   /** Stable machine-readable code, one of {@link ErrorCode}. */
   readonly code: ErrorCodeValue;
+  /** An error with a stable `code` (one of {@link ErrorCode}); `options.cause` keeps the underlying error. */
   constructor(code: ErrorCodeValue, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
@@ -37,6 +38,7 @@ export class ConnectionError extends GearmanError {
   override name = "ConnectionError";
   /** The server address, e.g. `tcp://127.0.0.1:4730`, when known. */
   readonly server: string | undefined;
+  /** `options.cause` holds the runtime's error, `options.server` the address that failed. */
   constructor(message: string, options?: ErrorOptions & { server?: string }) {
     super(ErrorCode.CONNECTION, message, options);
     this.server = options?.server;
@@ -58,6 +60,7 @@ export class ProtocolError extends GearmanError {
   override name = "ProtocolError";
   /** What exactly was wrong. */
   readonly reason: ProtocolErrorReason;
+  /** `reason` says what exactly was wrong, `message` says it for people. */
   constructor(reason: ProtocolErrorReason, message: string, options?: ErrorOptions) {
     super(ErrorCode.PROTOCOL, message, options);
     this.reason = reason;
@@ -71,6 +74,7 @@ export class ServerError extends GearmanError {
   readonly serverCode: string;
   /** gearmand's text. */
   readonly serverText: string;
+  /** From an ERROR packet: gearmand's code (e.g. `QUEUE_ERROR`) and text. */
   constructor(serverCode: string, serverText: string) {
     super(ErrorCode.SERVER, `gearmand answered ERROR ${serverCode}: ${serverText}`);
     this.serverCode = serverCode;
@@ -85,6 +89,7 @@ export class JobFailedError extends GearmanError {
   readonly handle: string;
   /** WORK_WARNING payloads received before the failure, in order. */
   readonly warnings: readonly Uint8Array[];
+  /** For job `handle`, with the WORK_WARNING payloads that came before the WORK_FAIL (the last one goes in the message). */
   constructor(handle: string, warnings: readonly Uint8Array[] = []) {
     const last = warnings.length > 0 ? `: ${new TextDecoder().decode(warnings[warnings.length - 1])}` : "";
     super(ErrorCode.JOB_FAILED, `job ${handle} failed${last}`);
@@ -102,6 +107,7 @@ export class JobExceptionError extends GearmanError {
   readonly data: Uint8Array;
   /** The exception payload decoded as UTF-8. */
   readonly text: string;
+  /** For job `handle`, with the WORK_EXCEPTION payload `data`. */
   constructor(handle: string, data: Uint8Array) {
     const text = new TextDecoder().decode(data);
     super(ErrorCode.JOB_EXCEPTION, `job ${handle} threw: ${text}`);
@@ -114,6 +120,7 @@ export class JobExceptionError extends GearmanError {
 /** An operation did not finish in time. */
 export class TimeoutError extends GearmanError {
   override name = "TimeoutError";
+  /** `options.cause` holds what timed out underneath, when anything did. */
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.TIMEOUT, message, options);
   }
@@ -122,6 +129,7 @@ export class TimeoutError extends GearmanError {
 /** An operation was aborted through an `AbortSignal`. `cause` holds the signal's reason. */
 export class AbortError extends GearmanError {
   override name = "AbortError";
+  /** `options.cause` holds the signal's reason. */
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.ABORTED, message, options);
   }
@@ -130,6 +138,7 @@ export class AbortError extends GearmanError {
 /** An argument was rejected before anything was sent (empty function name, unique too long, …). */
 export class InvalidArgumentError extends GearmanError {
   override name = "InvalidArgumentError";
+  /** `message` says what was rejected and what is expected instead. */
   constructor(message: string) {
     super(ErrorCode.INVALID_ARGUMENT, message);
   }
@@ -138,6 +147,7 @@ export class InvalidArgumentError extends GearmanError {
 /** The client or worker was closed; nothing more can be sent through it. */
 export class ClosedError extends GearmanError {
   override name = "ClosedError";
+  /** `message` says why nothing more can be sent. */
   constructor(message = "the client is closed; create a new one to submit more jobs") {
     super(ErrorCode.CLOSED, message);
   }
@@ -150,6 +160,7 @@ export class PolicyError extends GearmanError {
   readonly closeCode: number;
   /** The bridge's human-readable reason. */
   readonly reason: string;
+  /** From the bridge's WebSocket close code and reason. */
   constructor(closeCode: number, reason: string) {
     super(ErrorCode.POLICY, `the bridge closed the connection (${closeCode}): ${reason || "no reason given"}`);
     this.closeCode = closeCode;

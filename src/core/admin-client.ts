@@ -43,6 +43,7 @@ export class BaseAdminClient {
   #reader = new AdminResponseReader();
   #closed = false;
 
+  /** Connects lazily, on the first command; `defaultConnector` is what a runtime entry's `AdminClient` passes. */
   constructor(options: AdminClientOptions, defaultConnector?: ConnectorFactory) {
     const connector = options.connector ?? defaultConnector;
     if (!connector) throw new TypeError("AdminClient needs a connector: import it from a runtime entry");
@@ -101,7 +102,12 @@ export class BaseAdminClient {
     parseOk(await this.#send(["cancel", "job", handle]));
   }
 
-  /** `maxqueue`: one limit for every priority, or [high, normal, low]; omit to reset to unlimited. */
+  /**
+   * `maxqueue`: one limit for every priority, or [high, normal, low]; omit to reset to unlimited.
+   * Only a function the server already knows is changed (one a worker registered, a job was submitted to, or
+   * `createFunction` made): for any other the server still answers OK and nothing happens. The limit is not
+   * persisted; apply it again after a server restart.
+   */
   async maxQueue(functionName: string, limit?: number | readonly [number, number, number]): Promise<void> {
     const rest = limit === undefined ? [] : typeof limit === "number" ? [String(limit)] : limit.map(String);
     parseOk(await this.#send(["maxqueue", functionName, ...rest]));

@@ -55,6 +55,7 @@ export class JobServer {
   #nextId = 1;
   #closed = false;
 
+  /** A server with no connections yet; `options` are checked here (see {@link JobServerOptions}). */
   constructor(options: JobServerOptions = {}) {
     this.#options = resolveServerOptions(options);
     this.#queue = new JobQueue(this.#options);

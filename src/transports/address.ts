@@ -4,6 +4,7 @@
  * apart, and the TCP options type.
  * @module
  */
+import { InvalidArgumentError } from "../errors.ts";
 import { DEFAULT_PORT } from "../protocol/constants.ts";
 
 /**
@@ -25,10 +26,17 @@ export function formatServerAddress(host: string, port: number): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
-/** Splits `host:port`, `tcp://host:port` or `[::1]:port` into host and port (default 4730). */
+/**
+ * Splits `host:port`, `tcp://host:port` or `[::1]:port` into host and port (default 4730).
+ * @throws {InvalidArgumentError} for anything else (a scheme other than `tcp://`, a port that is not 1 to 65535, spaces).
+ */
 export function parseServerAddress(server: string): { host: string; port: number } {
   const s = server.startsWith("tcp://") ? server.slice(6) : server;
-  const m = /^(?:\[([^\]]+)\]|([^:/]+))(?::(\d+))?\/?$/.exec(s);
-  if (!m) throw new TypeError(`cannot read the server address ${JSON.stringify(server)}: use host:port or tcp://host:port`);
-  return { host: m[1] ?? m[2]!, port: m[3] ? Number(m[3]) : DEFAULT_PORT };
+  const m = /^(?:\[([^\]\s/]+)\]|([^:/\s]+))(?::(\d{1,5}))?\/?$/.exec(s);
+  const port = m?.[3] ? Number(m[3]) : DEFAULT_PORT;
+  if (!m || port < 1 || port > 65535) {
+    throw new InvalidArgumentError(`cannot read the server address ${JSON.stringify(server)}: expected host:port, [ipv6]:port or ` +
+      "tcp://host:port with a port from 1 to 65535 (or ws:// and wss:// for a bridge)");
+  }
+  return { host: m[1] ?? m[2]!, port };
 }

@@ -123,12 +123,16 @@ export interface MemoryTransport extends Transport {
 }
 
 /**
- * Creates two connected transports.
+ * Creates two connected transports. A connector makes one pair per connection, since a closed end stays closed.
  * @example
  * ```ts
- * const [a, b] = createMemoryPair();
- * server.attach(b);
- * const client = new Client({ connect: async () => a });
+ * const server = new JobServer();
+ * const client = new Client({ servers: ["memory"], connector: () => async () => {
+ *   const [a, b] = createMemoryPair();
+ *   server.attach(b);
+ *   return a;
+ * } });
+ * await client.echo("ping");
  * ```
  */
 export function createMemoryPair(options: MemoryPairOptions = {}): [MemoryTransport, MemoryTransport] {

@@ -12,14 +12,23 @@ import { closeError, POLICY_CODES, WebSocketTransport } from "./websocket-transp
 
 /** The subset of the W3C WebSocket used here; the `ws` package's class fits it too. */
 export interface WebSocketLike {
+  /** Set to `"arraybuffer"` by the transport, so that messages arrive as bytes. */
   binaryType: string;
+  /** Bytes queued by `send` and not yet handed to the network: the transport's backpressure signal. */
   readonly bufferedAmount: number;
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** Called once the connection is open. */
   onopen: ((ev: never) => void) | null;
+  /** Called per message; the transport reads `ev.data` (an `ArrayBuffer` for binary messages). */
   onmessage: ((ev: never) => void) | null;
+  /** Called once the connection is closed; the transport reads `ev.code` and `ev.reason`. */
   onclose: ((ev: never) => void) | null;
+  /** Called when the connection fails (a close event follows). */
   onerror: ((ev: never) => void) | null;
+  /** Sends one binary message. */
   send(data: Uint8Array<ArrayBuffer>): void;
+  /** Starts the closing handshake, with an optional close code and reason. */
   close(code?: number, reason?: string): void;
 }
 

@@ -677,4 +677,34 @@ describe("the SDK transport and the CLI", () => {
     writeFileSync(file, JSON.stringify({ tokens: { t: { id: "x" } } }));
     await expect(main(["--policy", file], {})).rejects.toThrow(/roles must be/);
   });
+
+  test("an unknown key or a limit that is not a sensible whole number stops the start, naming the key and what is expected", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bridge-cli-"));
+    const file = join(dir, "policy.json");
+    const tokens = { t: { id: "a", roles: ["client"], submit: ["*"] } };
+    const refused = async (json: object, message: RegExp): Promise<void> => {
+      writeFileSync(file, JSON.stringify(json));
+      await expect(main(["--listen", "127.0.0.1:0", "--policy", file], {})).rejects.toThrow(message);
+    };
+    // A string would make every `count >= max` false and let every client in; -5 would refuse every submit.
+    await refused({ tokens, limits: { maxConnections: "1x" } }, /limit maxConnections must be a whole number from 1 to \d+, not the string 1x/);
+    await refused({ tokens, limits: { submitsPerSecond: -5 } }, /limit submitsPerSecond must be a whole number from 1 .*not the number -5/);
+    await refused({ tokens, limts: { maxConnections: 1 } }, /unknown policy file key "limts"; expected one of origins, tokens, hmac/);
+    await refused({ tokens, origin: ["https://x"] }, /unknown policy file key "origin"/);
+    await refused({ tokens, limits: { maxConnection: 1 } }, /unknown limit "maxConnection"; expected one of maxPacketSize, maxConnections/);
+    await refused({ tokens, hmac: { secret: SECRET, audiance: "x" } }, /unknown hmac key "audiance"; expected one of secret, secretEnv, audience/);
+    const start = (policy: object, limits: object): Promise<Bridge> =>
+      startBridge({ upstream: "127.0.0.1:1", policy: policy as BridgePolicy, limits: limits as BridgeLimits, logger: () => {} });
+    for (const [limits, message] of [
+      [{ heartbeatMs: Number.NaN }, /heartbeatMs must be a whole number.*not the number NaN/],
+      [{ maxConnectionsPerIp: 1.5 }, /maxConnectionsPerIp/], [{ maxPacketSize: 0 }, /maxPacketSize must be a whole number from 1/],
+      [{ firstPacketMs: 2 ** 31 }, /firstPacketMs must be a whole number from 1 to 2147483647/], [{ lowWaterMark: -1 }, /from 0 to/],
+      [{ submitBurst: Infinity }, /submitBurst/], [{ toString: 1 }, /unknown limit "toString"/],
+    ] as const) await expect(start({ tokens }, limits)).rejects.toThrow(message);
+    await expect(start({ tokens, origin: ["x"] }, {})).rejects.toThrow(/unknown policy key "origin"; expected one of verify, tokens/);
+    await expect(start({ tokens, origins: "https://app.test" }, {})).rejects.toThrow(/origins and trustedProxies must be lists/);
+    // A limit left undefined takes its default; lowWaterMark 0 is allowed.
+    const b = await start({ tokens }, { maxConnections: undefined, lowWaterMark: 0 });
+    await b.close();
+  });
 });

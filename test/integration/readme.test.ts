@@ -36,6 +36,10 @@ describe("README examples", () => {
         expect(logs).toContain("olleh");
         expect(logs).toContain("counted 3");
         expect(logs).toContain("3/3");
+        // The comment beside the `for await` loop lists the events in the order they come.
+        const types = new Set(["created", "status", "data", "warning", "complete", "fail", "exception"]);
+        expect(logs.filter((l) => types.has(l))).toEqual(["created", "status", "status", "status", "data", "complete"]);
+        expect(code).toContain("console.log(event.type);               // created, status ×3, data, complete");
       } else if (i === 1) {
         expect(logs).toContain("ALPHA,BETA,GAMMA");
       } else {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { TransportSink } from "../../src/core/transport.ts";
+import { Client } from "../../src/node.ts";
+import { JobServer } from "../../src/server/mod.ts";
 import { createMemoryPair } from "../../src/transports/memory.ts";
 
 const enc = new TextEncoder();
@@ -238,5 +240,22 @@ describe("pause / resume", () => {
     b.resume();
     await settle();
     expect(rb.events).toEqual(["data:held", "closed"]);
+  });
+});
+
+describe("createMemoryPair TSDoc example", () => {
+  it("a Client reaches a JobServer through one memory pair per connection", async () => {
+    const server = new JobServer();
+    const client = new Client({ servers: ["memory"], connector: () => async () => {
+      const [a, b] = createMemoryPair();
+      server.attach(b);
+      return a;
+    } });
+    try {
+      expect(dec.decode(await client.echo("ping"))).toBe("ping");
+    } finally {
+      await client.close();
+      server.close();
+    }
   });
 });
