@@ -132,7 +132,12 @@ export class BaseAdminClient {
   async #send(words: string[]): Promise<AdminResponse> {
     if (this.#closed) throw new ClosedError("the admin client is closed");
     const bytes = adminCommandLine(words) as Uint8Array<ArrayBuffer>;
-    const transport = await (this.#transport ??= this.#open());
+    const opening = (this.#transport ??= this.#open());
+    // A failed connect is not kept: the next command tries again (gearmand may be up by then).
+    const transport = await opening.catch((err: unknown) => {
+      if (this.#transport === opening) this.#transport = undefined;
+      throw err;
+    });
     const p: Pending = { shape: adminShape(words.join(" ")), done: deferred() };
     this.#pending.push(p);
     transport.write(bytes);

@@ -1,7 +1,7 @@
 // Node: AdminClient against a private real gearmand (the admin text protocol, protocol.md §8).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AdminClient, AdminCommandError, JobFailedError, ServerError } from "../../src/node.ts";
-import { type Gearmand, startGearmand } from "../support/gearmand.ts";
+import { freePort, type Gearmand, startGearmand } from "../support/gearmand.ts";
 import { fname, gate, Resources, waitFor } from "./helpers.ts";
 
 let g: Gearmand;
@@ -21,6 +21,19 @@ afterEach(() => res.cleanup());
 const on = () => ({ servers: [g.address] });
 
 describe("AdminClient", () => {
+  it("connects again after a failed connect, once gearmand is up", async () => {
+    const port = await freePort();
+    const late = new AdminClient({ server: `127.0.0.1:${port}` });
+    try {
+      await expect(late.version()).rejects.toThrow(/127\.0\.0\.1/);
+      const up = await res.gearmand({ port, real: true });
+      expect(up.port).toBe(port);
+      expect(await late.version()).toMatch(/^1\.1\.20/);
+    } finally {
+      await late.close();
+    }
+  });
+
   it("version, getpid and verbose", async () => {
     expect(await admin.version()).toMatch(/^1\.1\.20/);
     expect(await admin.getpid()).toBe(g.pid);
