@@ -107,6 +107,7 @@ function reject(socket: Duplex, status: number, text: string): void {
  */
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const { policy } = options;
+  if (!policy) throw new TypeError("startBridge needs a policy (tokens, hmac or verify): without one it would hand gearmand to every page");
   const limits: BridgeLimits = Object.fromEntries(Object.entries(options.limits ?? {}).filter(([, v]) => v !== undefined));
   knownKeys(policy, ["verify", "tokens", "hmac", "origins", "trustedProxies"], "policy key");
   knownKeys(limits, Object.keys(LIMITS), "limit");

@@ -703,6 +703,7 @@ describe("the SDK transport and the CLI", () => {
     ] as const) await expect(start({ tokens }, limits)).rejects.toThrow(message);
     await expect(start({ tokens, origin: ["x"] }, {})).rejects.toThrow(/unknown policy key "origin"; expected one of verify, tokens/);
     await expect(start({ tokens, origins: "https://app.test" }, {})).rejects.toThrow(/origins and trustedProxies must be lists/);
+    await expect(startBridge({ upstream: "127.0.0.1:1" } as never)).rejects.toThrow(/startBridge needs a policy/);
     // A limit left undefined takes its default; lowWaterMark 0 is allowed.
     const b = await start({ tokens }, { maxConnections: undefined, lowWaterMark: 0 });
     await b.close();
