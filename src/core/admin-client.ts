@@ -4,7 +4,7 @@
  * any transport, with typed answers. Commands are pipelined and answered in order.
  * @module
  */
-import { ConnectionError, ClosedError } from "../errors.ts";
+import { ClosedError, ConnectionError, InvalidArgumentError } from "../errors.ts";
 import {
   type AdminResponse, AdminResponseReader, type AdminResponseShape, adminCommandLine, adminShape,
   type FunctionPriorityStatus, type FunctionStatus, type JobInfo, parseJobs, parseOk, parsePriorityStatus,
@@ -46,7 +46,7 @@ export class BaseAdminClient {
   /** Connects lazily, on the first command; `defaultConnector` is what a runtime entry's `AdminClient` passes. */
   constructor(options: AdminClientOptions, defaultConnector?: ConnectorFactory) {
     const connector = options.connector ?? defaultConnector;
-    if (!connector) throw new TypeError("AdminClient needs a connector: import it from a runtime entry");
+    if (!connector) throw new InvalidArgumentError("AdminClient needs a connector: import it from a runtime entry");
     this.#server = options.server;
     this.#connector = connector;
   }
