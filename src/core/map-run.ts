@@ -6,8 +6,11 @@
  * dropped, and the caller fails the job at once (libgearman waits for the next loop).
  * @module
  */
+import { concatBytes, toBytes } from "../protocol/bytes.ts";
 import type { BaseClient } from "./client.ts";
 import { deferred, type Deferred } from "./events.ts";
+import { type FunctionDefinition, GearmanReturn, type ReturnCode } from "./functions.ts";
+import type { Job } from "./job.ts";
 
 /** Runs the reduce side of one map job. */
 export class MapRun {
@@ -31,6 +34,26 @@ export class MapRun {
   /** The first failure, if any. */
   get failure(): Error | undefined {
     return this.#failure;
+  }
+
+  /**
+   * Runs the partition function, then the aggregator: resolves with the payload to complete the job with, with
+   * ERROR when the partition function returned it, or with nothing when the run failed or the job ended.
+   */
+  async execute(job: Job<unknown>, def: FunctionDefinition, reverse: boolean): Promise<Uint8Array | ReturnCode | undefined> {
+    try {
+      const outcome = await def.handler(job);
+      if (job.ended) return;
+      if (outcome === GearmanReturn.ERROR) return outcome;
+      if (outcome === GearmanReturn.FAIL) throw new Error(`the partition function of ${def.name} returned FAIL`);
+      if (typeof outcome === "string" || outcome instanceof Uint8Array) await this.add(toBytes(outcome));
+      const results = await this.results();
+      if (!results || job.ended) return;
+      if (reverse) results.reverse();
+      return def.aggregate ? toBytes(await def.aggregate(results, job)) : concatBytes(results);
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** Submits one chunk to the reducer; waits while `maxInFlight` jobs are out. */

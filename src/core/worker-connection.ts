@@ -43,14 +43,19 @@ export class WorkerConnection {
   readonly jobs: Map<string, { job: Job<unknown>; def: FunctionDefinition | undefined }> = new Map();
   /** Functions given back with CANT_DO until their back-off ends. */
   readonly paused: Set<string> = new Set();
-  /** Functions with an errored or timed-out job, waiting for their other jobs here to end before CANT_DO. */
-  readonly deferredRequeue: Set<string> = new Set();
+  /** Functions with an errored or timed-out job, waiting for their other jobs here to end before CANT_DO (→ GRABs sent by then). */
+  readonly deferredRequeue: Map<string, number> = new Map();
+  /** Functions of which a job is parked (see `parks`). */
+  readonly parked: Set<string> = new Set();
   /** What the jobs of this connection send through (made by the worker on first use). */
   channel: JobChannel | undefined;
   #conn: PacketConnection;
   #owner: WorkerConnectionOwner;
   #pollInterval: number;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #grabsSent = 0;
+  /** Functions registered now (CAN_DO and no CANT_DO since). */
+  #registered = new Set<string>();
 
   constructor(
     server: string,
@@ -75,14 +80,9 @@ export class WorkerConnection {
     return this.#conn.closed;
   }
 
-  /** Another GRAB may be sent now. */
+  /** Another GRAB may be sent now; not while every function registered drains: it could only bring jobs to park. */
   get canGrab(): boolean {
-    return !this.#conn.closed && !this.sleeping && !this.#sawNoJob && !this.draining;
-  }
-
-  /** Grabbing is held back while an errored job waits for its siblings to end. */
-  get draining(): boolean {
-    return this.deferredRequeue.size > 0;
+    return !this.#conn.closed && !this.sleeping && !this.#sawNoJob && !this.parked.size && this.#registered.size > this.deferredRequeue.size;
   }
 
   /** SET_CLIENT_ID, then CAN_DO / CAN_DO_TIMEOUT for every function, as libgearman does on every connection. */
@@ -94,18 +94,45 @@ export class WorkerConnection {
   /** Registers one function. */
   canDo(def: FunctionDefinition): void {
     this.paused.delete(def.name);
+    this.#registered.add(def.name);
     if (def.timeout > 0) this.send(PacketType.CAN_DO_TIMEOUT, [def.name, String(def.timeout)]);
     else this.send(PacketType.CAN_DO, [def.name]);
   }
 
-  /** Unregisters one function; gearmand requeues the jobs of it this connection holds. */
+  /** Unregisters one function; gearmand requeues the jobs of it this connection holds, parked ones included. */
   cantDo(name: string): void {
+    this.deferredRequeue.delete(name);
+    this.parked.delete(name);
+    this.#registered.delete(name);
     this.send(PacketType.CANT_DO, [name]);
+  }
+
+  /** CANT_DO for a back-off; the function's ended jobs here are forgotten (gearmand takes back what it still holds). */
+  pause(name: string): void {
+    for (const [h, { job }] of this.jobs) if (job.functionName === name && job.ended) this.jobs.delete(h);
+    this.cantDo(name);
+    this.paused.add(name);
+  }
+
+  /** Gives a function back with CANT_DO once its other jobs here end (the worker's `#afterJob`). */
+  drain(name: string): void {
+    if (!this.deferredRequeue.has(name)) this.deferredRequeue.set(name, this.#grabsSent);
+  }
+
+  /**
+   * True for a job of a draining function brought by a GRAB sent since (the connection grabs on for the other
+   * functions): it is parked, not run, until the CANT_DO gives it back, and no GRAB goes out till then.
+   */
+  parks(name: string): boolean {
+    const park = this.#grabsSent - this.grabs > (this.deferredRequeue.get(name) ?? Infinity);
+    if (park) this.parked.add(name);
+    return park;
   }
 
   /** Asks for a job. */
   grab(): void {
     this.grabs++;
+    this.#grabsSent++;
     this.sleeping = false;
     this.#stopPoll();
     this.send(PacketType.GRAB_JOB_ALL, []);

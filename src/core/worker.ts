@@ -6,7 +6,7 @@
  * @module
  */
 import { ClosedError, type GearmanError } from "../errors.ts";
-import { concatBytes, toBytes } from "../protocol/bytes.ts";
+import { toBytes } from "../protocol/bytes.ts";
 import { PacketType } from "../protocol/packet-types.ts";
 import type { PacketArg } from "../protocol/packet.ts";
 import { BaseClient } from "./client.ts";
@@ -50,6 +50,7 @@ export class BaseWorker {
   readonly #errorCounts = new Map<string, number>();
   #running = 0;
   #mapping = 0;
+  readonly #mapQueue: [WorkerConnection, Job<unknown>, FunctionDefinition][] = [];
   #grabsOut = 0;
   #started = false;
   #stopping = false;
@@ -95,18 +96,21 @@ export class BaseWorker {
     return this;
   }
 
-  /** Connects to every server and starts taking jobs. Resolves once at least one server is connected. */
+  /** Connects to every server and takes jobs. Resolves once one is connected; rejects, leaving nothing running, if none is. */
   async start(): Promise<void> {
     if (this.#stopping) throw new ClosedError("this worker was stopped; create a new one");
     if (this.#started) return;
     this.#started = true;
     const attempts = this.#slots.map((s) => this.#connect(s));
     await Promise.any(attempts).catch((e: AggregateError) => {
+      if (this.#slots.some((s) => s.conn)) return; // a retry connected meanwhile
+      this.#started = false;
+      for (const s of this.#slots) s.timer = void clearTimeout(s.timer);
       throw e.errors[0] ?? e;
     });
   }
 
-  /** Stops taking jobs; by default lets running ones finish (up to `timeout`), then closes. */
+  /** Stops taking jobs; by default lets running ones finish (up to `timeout`; map jobs still get reducer jobs), then closes. */
   async stop(options: StopOptions = {}): Promise<void> {
     this.#stopping = true;
     for (const s of this.#slots) clearTimeout(s.timer);
@@ -129,7 +133,8 @@ export class BaseWorker {
     if (this.#stopping) return;
     try {
       const transport = await slot.connect();
-      if (this.#stopping) {
+      // Stopped, or a start() that failed (an attempt still out then comes to nothing), or connected meanwhile.
+      if (this.#stopping || !this.#started || slot.conn) {
         transport.close();
         return;
       }
@@ -157,7 +162,7 @@ export class BaseWorker {
   }
 
   #scheduleReconnect(slot: Slot, err: Error | undefined): void {
-    if (this.#stopping || slot.timer) return;
+    if (this.#stopping || !this.#started || slot.timer) return;
     const delay = backoffDelay(slot.failures++, this.#options.reconnectDelay, this.#options.maxReconnectDelay);
     this.#options.logger.debug?.(`worker reconnecting to ${slot.server} in ${Math.round(delay)} ms: ${err?.message ?? "closed"}`);
     slot.timer = setTimeout(() => void this.#connect(slot).catch(() => {}), delay);
@@ -177,7 +182,7 @@ export class BaseWorker {
    * whether the queue is empty (it then sleeps) or not (this runs again); grabbing meanwhile cost a NO_JOB per job.
    */
   #pump(): void {
-    if (!this.#started || this.#stopping || this.#functions.size === 0) return;
+    if (!this.#started || (this.#stopping && !this.#mapping) || this.#functions.size === 0) return;
     let free = this.#options.concurrency - this.#running - this.#grabsOut;
     let ready = 0;
     for (const s of this.#slots) if (s.conn?.canGrab && !s.conn.grabs) ready++;
@@ -194,16 +199,16 @@ export class BaseWorker {
     const def = this.#functions.get(a.functionName);
     const job = new Job(a, def?.context, this.#channelOf(conn));
     conn.jobs.set(a.handle, { job, def });
+    if (conn.parks(a.functionName)) job.abort_("parked");
     this.#grabAnswered(conn);
-    if (!def) {
+    if (job.ended) {
+      // parked: its function's CANT_DO gives it back
+    } else if (!def) {
       this.#options.logger.warn?.(`job ${a.handle} is for ${a.functionName}, which this worker does not define: it fails`);
       this.#finish(conn, job, PacketType.WORK_FAIL, [a.handle], `no handler for ${a.functionName}`);
     } else if (a.reducer !== "") {
-      this.#mapping++;
-      void this.#runMap(conn, job, def).finally(() => {
-        this.#mapping--;
-        this.#release();
-      });
+      this.#mapQueue.push([conn, job, def]);
+      this.#nextMap();
     } else {
       this.#running++;
       this.#run(conn, job, def);
@@ -285,22 +290,20 @@ export class BaseWorker {
   #requeue(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
     job.abort_("the handler returned ERROR; the job goes back to gearmand");
     this.#errorCounts.set(def.name, (this.#errorCounts.get(def.name) ?? 0) + 1);
-    conn.deferredRequeue.add(def.name);
+    conn.drain(def.name);
     this.#afterJob(conn, def.name);
   }
 
   /**
-   * The job's timeout passed: stop the handler (job.signal) and send nothing more for it. gearmand
-   * requeues a timed-out job itself, but only the one its single per-connection timer points at
-   * (and it drops the timer on PRE_SLEEP), so with several jobs held one of them may stay assigned
-   * here forever. After a grace period for gearmand's own timer, give the function's jobs back as
-   * for ERROR (CANT_DO once no sibling of the function runs here); a job gearmand already took back
-   * is not affected.
+   * The job's timeout passed: stop the handler (job.signal) and send nothing more for it. gearmand requeues a
+   * timed-out job itself, but only the one its single per-connection timer points at (and it drops the timer on
+   * PRE_SLEEP), so with several jobs held one of them may stay assigned here forever. After a grace period for
+   * gearmand's own timer, give the function's jobs back as for ERROR; a job gearmand already took back is not affected.
    */
   #timedOut(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
     if (job.ended) return;
     job.abort_(`timeout of ${def.timeout} ms for ${def.name} reached`);
-    conn.deferredRequeue.add(def.name);
+    conn.drain(def.name);
     setTimeout(() => this.#afterJob(conn, def.name), TIMEOUT_GRACE);
   }
 
@@ -308,10 +311,7 @@ export class BaseWorker {
     // A GRAB still out may be answered with a job of this function, which the CANT_DO would take
     // back while it runs here (it would run twice): wait for every answer (#grabAnswered).
     if (!conn.deferredRequeue.has(name) || conn.heldOf(name) > 0 || conn.grabs > 0) return;
-    conn.deferredRequeue.delete(name);
-    for (const [h, { job }] of conn.jobs) if (job.functionName === name && job.ended) conn.jobs.delete(h);
-    conn.cantDo(name);
-    conn.paused.add(name);
+    conn.pause(name);
     const delay = backoffDelay((this.#errorCounts.get(name) ?? 1) - 1, ERROR_BACKOFF_BASE, ERROR_BACKOFF_CAP);
     this.#options.logger.debug?.(`${name} returned ERROR; retrying it on this worker in ${Math.round(delay)} ms`);
     setTimeout(() => {
@@ -330,18 +330,35 @@ export class BaseWorker {
   #grabAnswered(conn: WorkerConnection): void {
     this.#grabsOut--;
     if (conn.deferredRequeue.size === 0) return;
-    for (const name of [...conn.deferredRequeue]) this.#afterJob(conn, name);
+    for (const name of [...conn.deferredRequeue.keys()]) this.#afterJob(conn, name);
+  }
+
+  /**
+   * Starts queued map jobs while fewer than `concurrency` run. Map jobs wait on reducers, mostly: they are counted
+   * apart and take no slot of plain jobs, so one worker can serve mapper and reducer. The others wait, held.
+   */
+  #nextMap(): void {
+    while (this.#mapping < this.#options.concurrency && !this.#stopping && this.#mapQueue.length) {
+      const [conn, job, def] = this.#mapQueue.shift()!;
+      if (job.ended) continue;
+      this.#mapping++;
+      void this.#runMap(conn, job, def).finally(() => {
+        this.#mapping--;
+        this.#release();
+      });
+    }
   }
 
   async #runMap(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): Promise<void> {
-    // Map jobs wait on reducers, mostly: they take no slot, so one worker can serve mapper and reducer.
     const client = (this.#reducerClient ??= new BaseClient({
       servers: this.#options.servers, connector: this.#options.connector, logger: this.#options.logger,
       libgearmanCompatible: this.#options.libgearmanCompatible, tap: this.#options.tap,
     }));
     const fail = (error: Error): void => {
+      if (mapJob.ended) return; // timed out or taken back: nothing more goes out for it
       this.#options.logger.debug?.(`map job ${job.handle} failed: ${error.message}`);
-      this.#finish(conn, job, PacketType.WORK_FAIL, [job.handle], error.message);
+      this.#finish(conn, mapJob, PacketType.WORK_FAIL, [job.handle], error.message);
+      mapJob.abort_(error.message); // the partition function should stop; what it sends now is dropped
     };
     const run = new MapRun(client, job.reducer, def.maxInFlight, fail);
     const mapJob = new Job(job, def.context, {
@@ -350,28 +367,18 @@ export class BaseWorker {
       reduce: (chunk) => run.add(chunk),
     });
     conn.jobs.set(job.handle, { job: mapJob, def });
-    let outcome: HandlerResult;
-    try {
-      outcome = await def.handler(mapJob);
-    } catch (err) {
-      return run.fail(err instanceof Error ? err : new Error(String(err)));
-    }
-    if (mapJob.ended) return;
-    if (outcome === GearmanReturn.FAIL) return run.fail(new Error(`the partition function of ${def.name} returned FAIL`));
-    if (outcome === GearmanReturn.ERROR) return this.#requeue(conn, mapJob, def);
-    if (typeof outcome === "string" || outcome instanceof Uint8Array) await run.add(toBytes(outcome));
-    const results = await run.results();
-    if (!results || mapJob.ended) return;
-    if (this.#options.libgearmanCompatible) results.reverse();
-    try {
-      const out = def.aggregate ? toBytes(await def.aggregate(results, mapJob)) : concatBytes(results);
-      this.#finish(conn, mapJob, PacketType.WORK_COMPLETE, [job.handle, out]);
-    } catch (err) {
-      run.fail(err instanceof Error ? err : new Error(String(err)));
-    }
+    // As in #run; the reducer jobs still out are then waited for no more.
+    const timer = def.timeout > 0
+      ? setTimeout(() => (this.#timedOut(conn, mapJob, def), run.fail(mapJob.signal.reason as Error)), def.timeout)
+      : undefined;
+    const out = await run.execute(mapJob, def, this.#options.libgearmanCompatible);
+    clearTimeout(timer);
+    if (out === GearmanReturn.ERROR) this.#requeue(conn, mapJob, def);
+    else if (out instanceof Uint8Array) this.#finish(conn, mapJob, PacketType.WORK_COMPLETE, [job.handle, out]);
   }
 
   #release(): void {
+    this.#nextMap();
     if (this.#running + this.#mapping === 0 && this.#idle) {
       this.#idle.resolve();
       this.#idle = undefined;

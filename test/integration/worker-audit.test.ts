@@ -1,0 +1,216 @@
+// Node: worker defects found by the semantics and DX audits, each reproduced against a real gearmand: an ERROR
+// that stalled every function, stop() with a self-served map job, map jobs past `concurrency`, a failed map job's
+// late sends, `timeout` on partition functions, and a rejected start() that kept retrying.
+import { afterEach, describe, expect, it } from "vitest";
+import { type Connector, GearmanReturn, type Job, PacketType, argText, tcpConnector } from "../../src/node.ts";
+import { fname, gate, memoryLogger, Resources, sharedServer, sleep, tapper, text, waitFor } from "./helpers.ts";
+
+const res = new Resources();
+afterEach(() => res.cleanup());
+
+/** Resolves when the job's signal aborts, or after `ms`. */
+function abortedOr(job: Job, ms: number): Promise<void> {
+  return new Promise((r) => {
+    const t = setTimeout(r, ms);
+    job.signal.addEventListener("abort", () => r(clearTimeout(t)));
+  });
+}
+
+describe("ERROR leaves only its function alone", () => {
+  it("while an errored job waits for its slow sibling, the worker still takes another function's jobs", async () => {
+    const a = fname("erra");
+    const b = fname("errb");
+    const release = gate();
+    const runs: string[] = [];
+    const w = res.worker({ concurrency: 4 });
+    w.defineFunction(a, async (job) => {
+      runs.push(job.text());
+      if (job.text() === "slow") return await release.promise.then(() => "slow done");
+      return runs.filter((r) => r === "flaky").length === 1 ? GearmanReturn.ERROR : "flaky done";
+    });
+    w.defineFunction(b, (job) => `b${job.text()}`);
+    await w.start();
+    const c = res.client();
+    const slow = c.submit(a, "slow", { timeout: 10_000 });
+    await waitFor(() => runs.length === 1, 3000, "slow running");
+    const flaky = c.submit(a, "flaky", { timeout: 10_000 });
+    await waitFor(() => runs.length === 2, 3000, "flaky's first run");
+    const bs = await Promise.all(["1", "2", "3"].map((x) => c.execute(b, x, { timeout: 2000 })));
+    expect(bs.map(text)).toEqual(["b1", "b2", "b3"]);
+    release.resolve();
+    expect(text(await slow.result())).toBe("slow done");
+    expect(text(await flaky.result())).toBe("flaky done");
+    expect(runs).toEqual(["slow", "flaky", "flaky"]);
+  });
+
+  it("a job of the waiting function that a later GRAB brings is not run then: it goes back with the CANT_DO and runs once", async () => {
+    const a = fname("parka");
+    const b = fname("parkb");
+    const release = gate();
+    const runs: string[] = [];
+    const wt = tapper();
+    const logger = memoryLogger();
+    const w = res.worker({ concurrency: 4, tap: wt.tap, logger });
+    w.defineFunction(a, async (job) => {
+      runs.push(job.text());
+      if (job.text() === "slow") return await release.promise.then(() => "slow done");
+      return job.text() === "flaky" && runs.filter((r) => r === "flaky").length === 1 ? GearmanReturn.ERROR : `${job.text()} done`;
+    });
+    w.defineFunction(b, () => "b");
+    await w.start();
+    const c = res.client();
+    const slow = c.submit(a, "slow", { timeout: 10_000 });
+    await waitFor(() => runs.length === 1, 3000, "slow running");
+    const flaky = c.submit(a, "flaky", { timeout: 10_000 });
+    await waitFor(() => runs.length === 2, 3000, "flaky's first run");
+    const later = c.submit(a, "later", { timeout: 10_000 });
+    const ASSIGN: number[] = [PacketType.JOB_ASSIGN, PacketType.JOB_ASSIGN_UNIQ, PacketType.JOB_ASSIGN_ALL];
+    const assigned = () => wt.packets.filter((p) => p.direction === "in" && ASSIGN.includes(p.packet.type));
+    await waitFor(() => assigned().some((p) => argText(p.packet, 0) === later.handle), 3000, "later assigned");
+    await sleep(300);
+    expect(runs).toEqual(["slow", "flaky"]); // held, not run, while slow runs
+    release.resolve();
+    expect(text(await later.result())).toBe("later done");
+    expect(text(await flaky.result())).toBe("flaky done");
+    expect(text(await slow.result())).toBe("slow done");
+    expect(runs.slice(2).sort()).toEqual(["flaky", "later"]);
+    expect(logger.messages.filter((m) => m.includes("JOB_NOT_FOUND"))).toEqual([]);
+  });
+});
+
+describe("map jobs", () => {
+  it("graceful stop() of a worker serving both mapper and reducer lets the running map job finish", async () => {
+    const split = fname("split");
+    const up = fname("up");
+    const w = res.worker({ concurrency: 2 });
+    w.defineFunction(split, {
+      partition: async (job) => {
+        for (const x of job.text().split(" ")) {
+          await sleep(100);
+          await job.sendData(x);
+        }
+      },
+      aggregate: (rs) => rs.map(text).join(","),
+    });
+    w.defineFunction(up, (job) => job.text().toUpperCase());
+    await w.start();
+    const c = res.client();
+    const out = c.submitReduce(split, up, "a b c d", { timeout: 10_000 });
+    await sleep(250);
+    const t0 = Date.now();
+    await w.stop({ timeout: 4000 });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(text(await out.result())).toBe("A,B,C,D");
+  });
+
+  it("at most `concurrency` partition functions run at once, and a concurrency-1 worker serving both sides still finishes", async () => {
+    const split = fname("split");
+    const up = fname("up");
+    const c = res.client();
+    const tasks = ["p", "q", "r", "s"].map((x) => c.submitReduce(split, up, `${x}1 ${x}2`, { timeout: 10_000 }));
+    await sleep(200);
+    let now = 0;
+    let peak = 0;
+    const w = res.worker({ concurrency: 1 });
+    w.defineFunction(split, {
+      partition: async (job) => {
+        peak = Math.max(peak, ++now);
+        await sleep(50);
+        for (const x of job.text().split(" ")) await job.sendData(x);
+        now--;
+      },
+    });
+    w.defineFunction(up, (job) => job.text().toUpperCase());
+    await w.start();
+    expect((await Promise.all(tasks.map((t) => t.result()))).map(text)).toEqual(["P1P2", "Q1Q2", "R1R2", "S1S2"]);
+    expect(peak).toBe(1);
+  });
+
+  it("after a reducer fails, the map job's signal aborts and its later sends go nowhere", async () => {
+    const split = fname("split");
+    const up = fname("up");
+    const wt = tapper();
+    const logger = memoryLogger();
+    const w = res.worker({ concurrency: 2, tap: wt.tap, logger });
+    let mapJob: Job | undefined;
+    let done = false;
+    w.defineFunction(split, {
+      partition: async (job) => {
+        mapJob = job;
+        const parts = job.text().split(" ");
+        for (let i = 0; i < parts.length; i++) {
+          await job.sendData(parts[i]!);
+          await sleep(100);
+          job.sendStatus(i + 1, parts.length);
+        }
+        done = true;
+      },
+    });
+    w.defineFunction(up, (job) => (job.text() === "bad" ? GearmanReturn.FAIL : job.text().toUpperCase()));
+    await w.start();
+    const c = res.client();
+    await expect(c.executeReduce(split, up, "bad b c", { timeout: 5000 })).rejects.toThrow();
+    await waitFor(() => done, 3000, "the partition function's return");
+    expect(mapJob!.signal.aborted).toBe(true);
+    const mine = wt.packets.filter((p) => p.direction === "out" && p.packet.args.length > 0 && argText(p.packet, 0) === mapJob!.handle);
+    const types = mine.map((p) => p.packet.type);
+    expect(types.filter((t) => t === PacketType.WORK_FAIL)).toHaveLength(1);
+    expect(types.slice(types.indexOf(PacketType.WORK_FAIL) + 1)).toEqual([]);
+    expect(logger.messages.filter((m) => m.includes("JOB_NOT_FOUND"))).toEqual([]);
+  });
+
+  it("{ timeout } on a partition function aborts its signal, sends nothing late, and another run completes the job", async () => {
+    const split = fname("split");
+    const up = fname("up");
+    const t0 = Date.now();
+    let abortedAt = 0;
+    const reduced: string[] = [];
+    const w = res.worker({ concurrency: 2 });
+    let runs = 0;
+    w.defineFunction(split, {
+      partition: async (job) => {
+        if (++runs === 1) {
+          await abortedOr(job, 4000);
+          if (job.signal.aborted) abortedAt = Date.now() - t0;
+          await job.sendData("late");
+          return;
+        }
+        await job.sendData(job.text());
+      },
+    }, { timeout: 1000 });
+    w.defineFunction(up, (job) => {
+      reduced.push(job.text());
+      return job.text().toUpperCase();
+    });
+    await w.start();
+    const c = res.client();
+    const out = c.submitReduce(split, up, "x", { timeout: 8000 });
+    await waitFor(() => abortedAt > 0, 2500, "the first run's signal");
+    expect(abortedAt).toBeLessThan(2000);
+    expect(text(await out.result())).toBe("X");
+    await sleep(100);
+    expect(reduced).toEqual(["x"]);
+  });
+});
+
+describe("a start() that rejected", () => {
+  it("leaves nothing running, and a later start() connects and takes jobs", async () => {
+    const fn = fname("restart");
+    let target = "127.0.0.1:1"; // refused at once
+    let attempts = 0;
+    const connector = (): Connector => (signal) => {
+      attempts++;
+      return tcpConnector(target)(signal);
+    };
+    const w = res.worker({ connector, reconnectDelay: 50 });
+    w.defineFunction(fn, () => "ran");
+    await expect(w.start()).rejects.toThrow();
+    const after = attempts;
+    await sleep(400);
+    expect(attempts).toBe(after); // no retry armed
+    target = sharedServer();
+    await w.start();
+    expect(attempts).toBe(after + 1);
+    expect(text(await res.client().execute(fn, "x", { timeout: 3000 }))).toBe("ran");
+  });
+});
