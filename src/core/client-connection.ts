@@ -177,7 +177,7 @@ export class ClientConnection {
         const req = this.#shift();
         const err = new ServerError(argText(p, 0), argText(p, 1));
         if (req) this.#failed(req, err);
-        else this.#logger.warn?.(`unsolicited ERROR from ${this.server}: ${err.serverCode} ${err.serverText}`);
+        else this.#logger.warn?.(`unsolicited from ${this.server}: ${err.message}`);
         return;
       }
       case PacketType.JOB_CREATED:
@@ -187,10 +187,10 @@ export class ClientConnection {
       case PacketType.OPTION_RES: {
         const req = this.#shift();
         if (!req || req.expect !== p.type) {
-          const what = req ? `${packetTypeName(req.expect)} to ${packetTypeName(req.type)}` : "nothing";
+          const expected = req ? packetTypeName(req.expect) : "nothing";
           // The request stays pending, so that it fails with the error rather than waiting forever.
           if (req) this.#awaitingHead--;
-          return this.#conn.close(new ProtocolError("unexpected_packet", `${this.server} sent ${packetTypeName(p.type)} while ${what} was expected`));
+          return this.#conn.close(new ProtocolError("unexpected_packet", `${this.server} sent ${packetTypeName(p.type)}, expected ${expected}`));
         }
         if (req.task) this.#created(req.task, p);
         else req.ok!(p);

@@ -4,12 +4,13 @@
  * and echo, spread over several servers with reconnect and back-off.
  * @module
  */
-import { AbortError, ClosedError, ConnectionError, type GearmanError, InvalidArgumentError, PolicyError, ProtocolError, TimeoutError } from "../errors.ts";
+import { AbortError, ClosedError, ConnectionError, type GearmanError, InvalidArgumentError, TimeoutError } from "../errors.ts";
 import { type Payload, toBytes } from "../protocol/bytes.ts";
 import { argText, type Packet } from "../protocol/packet.ts";
 import { PacketType } from "../protocol/packet-types.ts";
 import { assertFunctionName, assertReducer, assertUnique } from "../protocol/validate.ts";
 import { ClientConnection } from "./client-connection.ts";
+import { connectionLost } from "./connection.ts";
 import { backoffDelay } from "./events.ts";
 import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from "./options.ts";
 import { type Priority, Task } from "./task.ts";
@@ -104,42 +105,42 @@ export class BaseClient {
 
   /** Submits a foreground job and returns its {@link Task}. Throws `InvalidArgumentError` on a bad name or unique. */
   submit(functionName: string, payload: Payload, options: SubmitOptions = {}): Task {
-    return this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], undefined, options.collect ?? true);
+    return this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], options.collect ?? true);
   }
 
   /** Runs a job and resolves as `gearman_client_do` does: all WORK_DATA payloads then the WORK_COMPLETE payload. */
   async execute(functionName: string, payload: Payload, options: SubmitOptions = {}): Promise<Uint8Array> {
-    return await this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], undefined, true).output();
+    return await this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], true).output();
   }
 
   /** Submits a background job; resolves with its handle once the server queued it. */
   async submitBackground(functionName: string, payload: Payload, options: SubmitOptions = {}): Promise<string> {
-    return await this.#start(functionName, payload, options, BACKGROUND[options.priority ?? "normal"], undefined, false, true).created();
+    return await this.#start(functionName, payload, options, BACKGROUND[options.priority ?? "normal"], false, true).created();
   }
 
   /** Submits a background job that is not handed out before `when` (SUBMIT_JOB_EPOCH); resolves with its handle. */
   async submitAt(functionName: string, payload: Payload, when: Date, options: Omit<SubmitOptions, "priority"> = {}): Promise<string> {
     const epoch = String(Math.floor(when.getTime() / 1000));
     if (epoch === "NaN") throw new InvalidArgumentError("submitAt needs a valid Date");
-    return await this.#start(functionName, payload, options, PacketType.SUBMIT_JOB_EPOCH, undefined, false, true, epoch).created();
+    return await this.#start(functionName, payload, options, PacketType.SUBMIT_JOB_EPOCH, false, true, [epoch]).created();
   }
 
   /** Submits a map/reduce job: `functionName` partitions the payload and `reducer` runs on each part. */
   submitReduce(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Task {
     assertReducer(reducer);
-    return this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, reducer, options.collect ?? true);
+    return this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, options.collect ?? true, false, [reducer, ""]);
   }
 
   /** Runs a map/reduce job and resolves with the aggregated result. */
   async executeReduce(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Promise<Uint8Array> {
     assertReducer(reducer);
-    return await this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, reducer, true).output();
+    return await this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, true, false, [reducer, ""]).output();
   }
 
   /** Submits a background map/reduce job; resolves with its handle. */
   async submitReduceBackground(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Promise<string> {
     assertReducer(reducer);
-    return await this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB_BACKGROUND, reducer, false, true).created();
+    return await this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB_BACKGROUND, false, true, [reducer, ""]).created();
   }
 
   /** Asks the server that created `handle` (or the first reachable one) for the job's status. */
@@ -180,7 +181,8 @@ export class BaseClient {
     await Promise.allSettled(this.#slots.map((s) => s.connecting));
   }
 
-  #start(fn: string, payload: Payload, o: SubmitOptions, type: number | undefined, reducer: string | undefined, collect: boolean, background = false, epoch?: string): Task {
+  /** `fields` go between the unique and the payload: the reducer and aggregate, or the epoch. */
+  #start(fn: string, payload: Payload, o: SubmitOptions, type: number | undefined, collect: boolean, background = false, fields?: string[]): Task {
     assertFunctionName(fn);
     if (type === undefined) throw new InvalidArgumentError(`priority must be "high", "normal" or "low", got ${String(o.priority)}`);
     if (o.timeout !== undefined && !(o.timeout > 0)) throw new InvalidArgumentError(`timeout must be a number of ms > 0, got ${o.timeout}`);
@@ -193,7 +195,7 @@ export class BaseClient {
     const data = toBytes(payload);
     // A worker with the same limit would refuse the job and drop its connection, again on every requeue.
     if (data.length > this.#options.maxPacketSize) throw new InvalidArgumentError(`the payload is ${data.length} bytes, over maxPacketSize`);
-    const args = reducer !== undefined ? [fn, unique, reducer, "", data] : epoch !== undefined ? [fn, unique, epoch, data] : [fn, unique, data];
+    const args = fields ? [fn, unique, ...fields, data] : [fn, unique, data];
     const task = new Task({ functionName: fn, unique, collect, packetType: type, args, background });
     if (this.#closed) {
       task.error_(new ClosedError());
@@ -210,7 +212,7 @@ export class BaseClient {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = (): void => task.error_(new AbortError(`task for ${task.functionName} aborted`, { cause: o.signal?.reason }));
     if (o.timeout !== undefined) {
-      timer = setTimeout(() => task.error_(new TimeoutError(`no result for ${task.functionName} within ${o.timeout} ms (the server may still run it)`)), o.timeout);
+      timer = setTimeout(() => task.error_(new TimeoutError(`no result for ${task.functionName} within ${o.timeout} ms (the job may still run)`)), o.timeout);
     }
     if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener("abort", onAbort, { once: true });
@@ -355,17 +357,14 @@ export class BaseClient {
   }
 
   #backOff(slot: Slot): void {
-    slot.failures++;
-    slot.retryAt = Date.now() + backoffDelay(slot.failures - 1, this.#options.reconnectDelay, this.#options.maxReconnectDelay);
+    slot.retryAt = Date.now() + backoffDelay(slot.failures++, this.#options.reconnectDelay, this.#options.maxReconnectDelay);
   }
 
   #onClosed(slot: Slot, conn: ClientConnection, error: GearmanError | undefined, orphans: Task[]): void {
     if (slot.conn === conn) slot.conn = undefined;
     if (!this.#closed) this.#backOff(slot);
     for (const handles of [this.#handleServer, this.#olderHandles]) for (const [h, s] of handles) if (s === slot) handles.delete(h);
-    const err = this.#closed || !error
-      ? new ClosedError()
-      : error instanceof ConnectionError || error instanceof PolicyError || error instanceof ProtocolError ? error : new ConnectionError(`lost ${slot.server}: ${error.message}`, { cause: error, server: slot.server });
+    const err = this.#closed || !error ? new ClosedError() : connectionLost(error, slot.server);
     for (const task of orphans) {
       // The job was created and then its connection was lost: a fresh round of attempts.
       task.attempt = 0;

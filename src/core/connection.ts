@@ -6,6 +6,7 @@
  */
 import { ConnectionError, type GearmanError, PolicyError, ProtocolError } from "../errors.ts";
 import type { Magic } from "../protocol/constants.ts";
+import { toBytes } from "../protocol/bytes.ts";
 import { PacketDecoder } from "../protocol/decoder.ts";
 import { type Packet, type PacketArg, PacketWriter } from "../protocol/packet.ts";
 import { type Deferred, deferred } from "./events.ts";
@@ -86,7 +87,7 @@ export class PacketConnection {
     // each write as one message, and a bridge closes with 1009 on a message over its packet limit.
     if (this.#writer.length + (args[args.length - 1]?.length ?? 0) >= WRITE_NOW) this.#flush(true);
     this.#writer.write(type, args, "req");
-    if (this.#tap) this.#tap("out", { type: type as Packet["type"], magic: "req", args: args.map(tapArg) });
+    if (this.#tap) this.#tap("out", { type: type as Packet["type"], magic: "req", args: args.map(toBytes) });
     this.#scheduleFlush();
     if (this.#writer.length >= WRITE_NOW) this.#flush(true);
     return this.#blocked ? (this.#drained ??= deferred<void>()).promise : undefined;
@@ -148,11 +149,8 @@ export class PacketConnection {
   #onClosed(error: Error | undefined): void {
     if (this.#closed) return;
     let err: GearmanError | undefined;
-    if (error) {
-      err = error instanceof ConnectionError || error instanceof ProtocolError || error instanceof PolicyError
-        ? error
-        : new ConnectionError(`connection to ${this.remote} lost: ${error.message}`, { cause: error, server: this.remote });
-    } else if (!this.#closing) {
+    if (error) err = connectionLost(error, this.remote);
+    else if (!this.#closing) {
       try {
         this.#decoder.end();
         err = new ConnectionError(`${this.remote} closed the connection`, { server: this.remote });
@@ -177,6 +175,10 @@ export class PacketConnection {
   }
 }
 
-function tapArg(a: PacketArg): Uint8Array {
-  return typeof a === "string" ? new TextEncoder().encode(a) : a;
+/** How a lost connection is reported: the SDK's own errors as they are, anything else as a `ConnectionError`. */
+export function connectionLost(error: Error, server: string): GearmanError {
+  return error instanceof ConnectionError || error instanceof ProtocolError || error instanceof PolicyError
+    ? error
+    : new ConnectionError(`connection to ${server} lost: ${error.message}`, { cause: error, server });
 }
+

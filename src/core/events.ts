@@ -48,7 +48,7 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T> {
     this.#ended = true;
     this.#values = [];
     this.#error = undefined;
-    return Promise.resolve({ value: undefined, done: true });
+    return this.#finish();
   }
 
   #finish(): Promise<IteratorResult<T>> {

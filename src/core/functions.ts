@@ -76,11 +76,22 @@ export function toDefinition<C>(name: string, fn: JobHandler<C> | PartitionFunct
   if (typeof handler !== "function") throw new InvalidArgumentError(`the definition of ${name} needs a handler function or { partition }`);
   const timeout = options.timeout ?? 0;
   if (!Number.isInteger(timeout) || timeout < 0) throw new InvalidArgumentError(`timeout of ${name} must be a whole number of ms ≥ 0`);
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new InvalidArgumentError(`maxInFlight of ${name} must be a whole number ≥ 1`);
   return {
     name, handler, timeout: timeout > 0 ? Math.max(timeout, 1000) : 0,
     aggregate: partition?.aggregate as FunctionDefinition["aggregate"], context: options.context,
-    exceptions: options.exceptions ?? false, maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+    exceptions: options.exceptions ?? false, maxInFlight,
   };
+}
+
+/** What a handler threw, as text; never throws (`String(Object.create(null))` does). */
+export function thrownMessage(err: unknown): string {
+  try {
+    return String(err instanceof Error ? err.message : err);
+  } catch {
+    return `a thrown ${typeof err}`;
+  }
 }
 
 /** True for the {@link GearmanReturn} codes. */

@@ -9,7 +9,7 @@
 import { concatBytes, toBytes } from "../protocol/bytes.ts";
 import type { BaseClient } from "./client.ts";
 import { deferred, type Deferred } from "./events.ts";
-import { type FunctionDefinition, GearmanReturn, type ReturnCode } from "./functions.ts";
+import { type FunctionDefinition, GearmanReturn, type ReturnCode, thrownMessage } from "./functions.ts";
 import type { Job } from "./job.ts";
 
 /** Runs the reduce side of one map job. */
@@ -52,7 +52,7 @@ export class MapRun {
       if (reverse) results.reverse();
       return def.aggregate ? toBytes(await def.aggregate(results, job)) : concatBytes(results);
     } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)));
+      this.fail(new Error(thrownMessage(err)));
     }
   }
 

@@ -103,31 +103,42 @@ export interface ResolvedWorkerOptions extends ResolvedCommonOptions {
   readonly pollInterval: number;
 }
 
-function positiveInt(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) {
-    throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
+/**
+ * The whole-number options: each of `defaults`' keys read from `o`, where a value must be an integer ≥ 1,
+ * or the default when absent. One loop over a table rather than one call per option: every name is
+ * written once.
+ */
+function positiveInts<D extends Record<string, number>>(o: object, defaults: D): D {
+  const out: Record<string, number> = {};
+  for (const name in defaults) {
+    const value = (o as Record<string, number | undefined>)[name];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+      throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
+    }
+    out[name] = value ?? defaults[name]!;
   }
-  return value;
+  return out as D;
 }
 
 function common(o: CommonOptions, fallback: ConnectorFactory | undefined): ResolvedCommonOptions {
   if (!o || !Array.isArray(o.servers) || o.servers.length === 0) {
-    throw new InvalidArgumentError('servers must list at least one server, e.g. { servers: ["127.0.0.1:4730"] }');
+    throw new InvalidArgumentError('servers must list at least one server, e.g. ["127.0.0.1:4730"]');
   }
   const factory = o.connector ?? fallback;
   if (!factory) {
-    throw new InvalidArgumentError("no connector: pass options.connector, or import from gearman-sdk rather than gearman-sdk/core");
+    throw new InvalidArgumentError("no connector: pass options.connector, or import gearman-sdk, not gearman-sdk/core");
   }
   return {
     servers: Object.freeze([...o.servers]),
     connector: o.token === undefined ? factory : (server: string) => factory(server, { token: o.token }),
     logger: o.logger ?? consoleLogger,
-    maxPacketSize: positiveInt("maxPacketSize", o.maxPacketSize, DEFAULT_MAX_PACKET_SIZE),
-    reconnectDelay: positiveInt("reconnectDelay", o.reconnectDelay, DEFAULT_RECONNECT_BASE),
-    maxReconnectDelay: positiveInt("maxReconnectDelay", o.maxReconnectDelay, DEFAULT_RECONNECT_CAP),
     libgearmanCompatible: o.libgearmanCompatible ?? false,
     tap: o.tap,
+    ...positiveInts(o, {
+      maxPacketSize: DEFAULT_MAX_PACKET_SIZE,
+      reconnectDelay: DEFAULT_RECONNECT_BASE,
+      maxReconnectDelay: DEFAULT_RECONNECT_CAP,
+    }),
   };
 }
 
@@ -136,8 +147,8 @@ export function resolveClientOptions(o: ClientOptions, fallback?: ConnectorFacto
   return Object.freeze({
     ...common(o, fallback),
     resubmitOnReconnect: o.resubmitOnReconnect ?? false,
-    requestWindow: positiveInt("requestWindow", o.requestWindow, DEFAULT_REQUEST_WINDOW),
     exceptions: o.exceptions ?? true,
+    ...positiveInts(o, { requestWindow: DEFAULT_REQUEST_WINDOW }),
   });
 }
 
@@ -148,8 +159,7 @@ export function resolveWorkerOptions(o: WorkerOptions, fallback?: ConnectorFacto
   }
   return Object.freeze({
     ...common(o, fallback),
-    concurrency: positiveInt("concurrency", o.concurrency, DEFAULT_CONCURRENCY),
     clientId: o.clientId,
-    pollInterval: positiveInt("pollInterval", o.pollInterval, DEFAULT_POLL_INTERVAL),
+    ...positiveInts(o, { concurrency: DEFAULT_CONCURRENCY, pollInterval: DEFAULT_POLL_INTERVAL }),
   });
 }

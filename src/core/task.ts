@@ -67,10 +67,10 @@ export class Task {
   #listeners: Map<TaskEventType | "*", Set<Listener>> | undefined;
   #iterators: QueuedIterator<TaskEvent>[] | undefined;
   #created: Deferred<string> | undefined;
+  /** Made by `result()`, or at the latest when the task settles. */
   #result: Deferred<Uint8Array> | undefined;
   #data: Uint8Array[] | undefined;
   #warnings: Uint8Array[] | undefined;
-  #outcome: { error: Error } | { data: Uint8Array } | undefined;
   #done = false;
   /** The error that ended the task without a terminal event: what iterators throw. */
   #thrown: Error | undefined;
@@ -98,15 +98,11 @@ export class Task {
 
   /** Resolves with the job handle once the server acknowledged the submit. */
   created(): Promise<string> {
-    if (this.#handle !== undefined) return Promise.resolve(this.#handle);
-    if (this.#outcome && "error" in this.#outcome) return this.#rejected(this.#outcome.error);
-    return (this.#created ??= deferred<string>()).promise;
+    return this.#handle !== undefined ? Promise.resolve(this.#handle) : (this.#created ??= deferred<string>()).promise;
   }
 
   /** Resolves with the WORK_COMPLETE payload; rejects with a typed error on failure. */
   result(): Promise<Uint8Array> {
-    const o = this.#outcome;
-    if (o) return "error" in o ? this.#rejected(o.error) : Promise.resolve(o.data);
     return (this.#result ??= deferred<Uint8Array>()).promise;
   }
 
@@ -163,7 +159,8 @@ export class Task {
     }
     // WORK_COMPLETE, WORK_FAIL or WORK_EXCEPTION: the first one settles the task.
     if (this.#done) return;
-    const handle = this.#handle ?? "(no handle)";
+    // Packets reach a task by its handle, so it is known here.
+    const handle = this.#handle!;
     if (type === PacketType.WORK_COMPLETE) {
       this.#emit({ type: "complete", data });
       this.#settle(undefined, data);
@@ -200,21 +197,16 @@ export class Task {
     if (this.#iterators) for (const it of this.#iterators) it.push(event);
   }
 
-  #rejected<T>(error: Error): Promise<T> {
-    const p = Promise.reject(error);
-    p.catch(() => {});
-    return p;
-  }
-
   #settle(error: Error | undefined, data?: Uint8Array): void {
     this.#done = true;
+    // Settled deferreds serve later `result()` and `created()` calls (a rejection is marked handled).
+    const result = (this.#result ??= deferred<Uint8Array>());
     if (error) {
-      this.#outcome = { error };
-      this.#created?.reject(error);
-      this.#result?.reject(error);
+      // Before JOB_CREATED, `created()` fails with the error too; after it, it resolves with the handle.
+      (this.#created ??= deferred<string>()).reject(error);
+      result.reject(error);
     } else {
-      this.#outcome = { data: data! };
-      this.#result?.resolve(data!);
+      result.resolve(data!);
     }
     if (this.#iterators) for (const it of this.#iterators) it.end(this.#thrown);
     this.#iterators = undefined;

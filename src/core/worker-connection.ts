@@ -8,6 +8,7 @@ import type { GearmanError } from "../errors.ts";
 import { argText, type Packet, type PacketArg } from "../protocol/packet.ts";
 import { PacketType, packetTypeName } from "../protocol/packet-types.ts";
 import { PacketConnection, type PacketConnectionOptions } from "./connection.ts";
+import { type Deferred, deferred } from "./events.ts";
 import type { FunctionDefinition } from "./functions.ts";
 import type { Job, JobChannel } from "./job.ts";
 import type { Transport } from "./transport.ts";
@@ -49,6 +50,8 @@ export class WorkerConnection {
   readonly parked: Set<string> = new Set();
   /** What the jobs of this connection send through (made by the worker on first use). */
   channel: JobChannel | undefined;
+  /** Settles on the first packet from the server (undefined), or on the close before it (its error): a bridge refuses a CAN_DO by closing. */
+  readonly answered: Deferred<GearmanError | undefined> = deferred();
   #conn: PacketConnection;
   #owner: WorkerConnectionOwner;
   #pollInterval: number;
@@ -69,6 +72,7 @@ export class WorkerConnection {
     this.#conn = new PacketConnection(transport, {
       packet: (p) => this.#onPacket(p),
       closed: (err) => {
+        this.answered.resolve(err);
         this.#stopPoll();
         owner.closed(this, err);
       },
@@ -174,6 +178,7 @@ export class WorkerConnection {
   }
 
   #onPacket(p: Packet): void {
+    this.answered.resolve(undefined);
     switch (p.type) {
       case PacketType.NO_JOB:
         // With other GRABs still out, send no more and sleep once they are all answered.

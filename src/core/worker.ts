@@ -5,7 +5,7 @@
  * fixed where libgearman is broken (semantics.md §10).
  * @module
  */
-import { ClosedError, type GearmanError } from "../errors.ts";
+import { ClosedError, type GearmanError, PolicyError } from "../errors.ts";
 import { toBytes } from "../protocol/bytes.ts";
 import { PacketType } from "../protocol/packet-types.ts";
 import type { PacketArg } from "../protocol/packet.ts";
@@ -13,7 +13,7 @@ import { BaseClient } from "./client.ts";
 import { backoffDelay, deferred, type Deferred } from "./events.ts";
 import {
   type FunctionDefinition, type FunctionOptions, GearmanReturn, type HandlerResult,
-  type JobHandler, type PartitionFunction, toDefinition,
+  type JobHandler, type PartitionFunction, thrownMessage, toDefinition,
 } from "./functions.ts";
 import { Job, type JobChannel } from "./job.ts";
 import { MapRun } from "./map-run.ts";
@@ -56,6 +56,8 @@ export class BaseWorker {
   #stopping = false;
   #idle: Deferred<void> | undefined;
   #reducerClient: BaseClient | undefined;
+  /** Timers armed through `#after` and not yet fired: stop() clears them. */
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
   /** Creates a worker; `start()` connects it. */
   constructor(options: WorkerOptions, defaultConnector?: ConnectorFactory) {
@@ -96,7 +98,10 @@ export class BaseWorker {
     return this;
   }
 
-  /** Connects to every server and takes jobs. Resolves once one is connected; rejects, leaving nothing running, if none is. */
+  /**
+   * Connects to every server and takes jobs. Resolves once one is connected (and has answered the first GRAB); rejects,
+   * leaving nothing running, if none is, e.g. with the `PolicyError` of a bridge that refuses a function.
+   */
   async start(): Promise<void> {
     if (this.#stopping) throw new ClosedError("this worker was stopped; create a new one");
     if (this.#started) return;
@@ -105,7 +110,7 @@ export class BaseWorker {
     await Promise.any(attempts).catch((e: AggregateError) => {
       if (this.#slots.some((s) => s.conn)) return; // a retry connected meanwhile
       this.#started = false;
-      for (const s of this.#slots) s.timer = void clearTimeout(s.timer);
+      for (const s of this.#slots) s.timer = void this.#cancel(s.timer);
       throw e.errors[0] ?? e;
     });
   }
@@ -113,7 +118,6 @@ export class BaseWorker {
   /** Stops taking jobs; by default lets running ones finish (up to `timeout`; map jobs still get reducer jobs), then closes. */
   async stop(options: StopOptions = {}): Promise<void> {
     this.#stopping = true;
-    for (const s of this.#slots) clearTimeout(s.timer);
     if ((options.graceful ?? true) && this.#running + this.#mapping > 0) {
       this.#idle ??= deferred<void>();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -125,6 +129,9 @@ export class BaseWorker {
       for (const { job } of s.conn?.jobs.values() ?? []) job.abort_("the worker is stopping");
       s.conn?.close();
     }
+    // Reconnects, job timeouts, ERROR back-offs: nothing armed here outlives stop().
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
     await this.#reducerClient?.close();
   }
 
@@ -152,9 +159,12 @@ export class BaseWorker {
         tap: this.#options.tap ? (d, p) => this.#options.tap!(d, p, slot.server) : undefined,
       });
       slot.conn = conn;
-      slot.failures = 0;
       conn.register(this.#options.clientId, this.#functions.values());
       this.#pump();
+      // A bridge refuses a CAN_DO by closing: the GRAB's answer says the registration went through.
+      const refused = conn.grabs > 0 && (await conn.answered.promise);
+      if (refused) throw refused;
+      slot.failures = 0;
     } catch (err) {
       this.#scheduleReconnect(slot, err as Error);
       throw err;
@@ -163,9 +173,14 @@ export class BaseWorker {
 
   #scheduleReconnect(slot: Slot, err: Error | undefined): void {
     if (this.#stopping || !this.#started || slot.timer) return;
+    // A policy close comes again on every attempt until the bridge's policy changes: say so, and retry only at the cap.
+    if (err instanceof PolicyError) {
+      this.#options.logger.error?.(`${slot.server}: ${err.message}`);
+      slot.failures = 30;
+    }
     const delay = backoffDelay(slot.failures++, this.#options.reconnectDelay, this.#options.maxReconnectDelay);
     this.#options.logger.debug?.(`worker reconnecting to ${slot.server} in ${Math.round(delay)} ms: ${err?.message ?? "closed"}`);
-    slot.timer = setTimeout(() => void this.#connect(slot).catch(() => {}), delay);
+    slot.timer = this.#after(delay, () => void this.#connect(slot).catch(() => {}));
   }
 
   #onClosed(slot: Slot, conn: WorkerConnection, err: GearmanError | undefined): void {
@@ -218,7 +233,7 @@ export class BaseWorker {
 
   /** Runs the handler; a handler that returns without a promise is concluded at once, with no promise made. */
   #run(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
-    const timer = def.timeout > 0 ? setTimeout(() => this.#timedOut(conn, job, def), def.timeout) : undefined;
+    const timer = def.timeout > 0 ? this.#after(def.timeout, () => this.#timedOut(conn, job, def)) : undefined;
     let outcome: HandlerResult | Promise<HandlerResult>;
     try {
       outcome = def.handler(job);
@@ -246,7 +261,7 @@ export class BaseWorker {
     conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition, threw: boolean, outcome: unknown,
     timer: ReturnType<typeof setTimeout> | undefined,
   ): void {
-    clearTimeout(timer);
+    this.#cancel(timer);
     this.#settle(conn, job, def, threw, outcome);
     this.#running--;
     this.#release();
@@ -262,7 +277,7 @@ export class BaseWorker {
       return;
     }
     if (threw) {
-      const message = outcome instanceof Error ? outcome.message : String(outcome);
+      const message = thrownMessage(outcome);
       if (def.exceptions) return this.#finish(conn, job, PacketType.WORK_EXCEPTION, [h, message]);
       return this.#finish(conn, job, PacketType.WORK_FAIL, [h], message);
     }
@@ -304,7 +319,7 @@ export class BaseWorker {
     if (job.ended) return;
     job.abort_(`timeout of ${def.timeout} ms for ${def.name} reached`);
     conn.drain(def.name);
-    setTimeout(() => this.#afterJob(conn, def.name), TIMEOUT_GRACE);
+    this.#after(TIMEOUT_GRACE, () => this.#afterJob(conn, def.name));
   }
 
   #afterJob(conn: WorkerConnection, name: string): void {
@@ -314,7 +329,7 @@ export class BaseWorker {
     conn.pause(name);
     const delay = backoffDelay((this.#errorCounts.get(name) ?? 1) - 1, ERROR_BACKOFF_BASE, ERROR_BACKOFF_CAP);
     this.#options.logger.debug?.(`${name} returned ERROR; retrying it on this worker in ${Math.round(delay)} ms`);
-    setTimeout(() => {
+    this.#after(delay, () => {
       const def = this.#functions.get(name);
       if (def && !conn.closed && !this.#stopping && conn.paused.has(name)) {
         conn.canDo(def);
@@ -322,7 +337,7 @@ export class BaseWorker {
         if (conn.sleeping) conn.wake();
         else this.#pump();
       }
-    }, delay);
+    });
     this.#pump();
   }
 
@@ -369,12 +384,24 @@ export class BaseWorker {
     conn.jobs.set(job.handle, { job: mapJob, def });
     // As in #run; the reducer jobs still out are then waited for no more.
     const timer = def.timeout > 0
-      ? setTimeout(() => (this.#timedOut(conn, mapJob, def), run.fail(mapJob.signal.reason as Error)), def.timeout)
+      ? this.#after(def.timeout, () => (this.#timedOut(conn, mapJob, def), run.fail(mapJob.signal.reason as Error)))
       : undefined;
     const out = await run.execute(mapJob, def, this.#options.libgearmanCompatible);
-    clearTimeout(timer);
+    this.#cancel(timer);
     if (out === GearmanReturn.ERROR) this.#requeue(conn, mapJob, def);
     else if (out instanceof Uint8Array) this.#finish(conn, mapJob, PacketType.WORK_COMPLETE, [job.handle, out]);
+  }
+
+  /** setTimeout, kept for stop() to clear. */
+  #after(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
+    const t = setTimeout(() => (this.#timers.delete(t), fn()), ms);
+    this.#timers.add(t);
+    return t;
+  }
+
+  #cancel(t: ReturnType<typeof setTimeout> | undefined): void {
+    clearTimeout(t);
+    this.#timers.delete(t!);
   }
 
   #release(): void {

@@ -6,7 +6,8 @@
 
 import { InvalidArgumentError } from "../errors.ts";
 
-const encoder = new TextEncoder();
+/** The one UTF-8 encoder of the codec (stateless, so shared). */
+export const encoder: TextEncoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A payload as the public API accepts it: bytes as they are, or a string sent as UTF-8. */
@@ -16,7 +17,7 @@ export type Payload = Uint8Array | string;
 export function toBytes(value: Payload): Uint8Array {
   if (typeof value === "string") return encoder.encode(value);
   if (value instanceof Uint8Array) return value;
-  throw new InvalidArgumentError(`a payload must be a string or a Uint8Array, got ${Object.prototype.toString.call(value)}`);
+  throw new InvalidArgumentError(`a payload must be a string or Uint8Array, got ${typeof value}`);
 }
 
 /** Decodes UTF-8 bytes (an empty field, such as a missing unique, without a TextDecoder call). */

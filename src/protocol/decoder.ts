@@ -127,41 +127,33 @@ export class PacketDecoder {
 
   /** Declares the end of the stream; throws `truncated` when a packet was cut short. */
   end(): void {
-    if (this.#error) return;
-    if (this.#headerFill > 0) {
-      throw (this.#error = new ProtocolError("truncated", `stream ended inside a packet header (${this.#headerFill} of ${HEADER_SIZE} bytes)`));
-    }
-    if (this.#body !== undefined) {
-      throw (this.#error = new ProtocolError(
-        "truncated",
-        `stream ended inside the body of ${packetTypeName(this.#type)} (${this.#bodyFill} of ${this.#body.length} bytes)`,
-      ));
-    }
+    const body = this.#body;
+    if (this.#error || (this.#headerFill === 0 && body === undefined)) return;
+    const [where, have, need] = body ? [packetTypeName(this.#type), this.#bodyFill, body.length] : ["a header", this.#headerFill, HEADER_SIZE];
+    throw (this.#error = new ProtocolError("truncated", `stream ended inside ${where} (${have} of ${need} bytes)`));
   }
 
   /** Checks the magic at `off`; `have` (< 4 only when the first byte is already wrong) limits the bytes shown. */
   #readMagic(buf: Uint8Array, off: number, have = 4): Magic {
-    const magic = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+    const magic = u32(buf, off);
     if (magic !== MAGIC_REQ && magic !== MAGIC_RES) {
       const got = Array.from(buf.subarray(off, off + have), (b) => b.toString(16).padStart(2, "0")).join(" ");
-      throw new ProtocolError("bad_magic", `bad magic (${got}): the peer does not speak the Gearman binary protocol`);
+      throw new ProtocolError("bad_magic", `bad magic (${got}): the peer does not speak Gearman`);
     }
     const m: Magic = magic === MAGIC_REQ ? "req" : "res";
     if (this.#expect !== "any" && m !== this.#expect) {
-      throw new ProtocolError("bad_magic", `got a \\0${m.toUpperCase()} packet where \\0${this.#expect.toUpperCase()} was expected`);
+      throw new ProtocolError("bad_magic", `got \\0${m.toUpperCase()} where \\0${this.#expect.toUpperCase()} was expected`);
     }
     return m;
   }
 
   #readHeader(buf: Uint8Array, off: number): number {
     const m = this.#readMagic(buf, off);
-    const type = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
-    const len = ((buf[off + 8]! << 24) | (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!) >>> 0;
-    if (!isPacketType(type)) {
-      throw new ProtocolError("unknown_type", `unknown packet type ${type}; gearmand knows 1 to 42`);
-    }
+    const type = u32(buf, off + 4);
+    const len = u32(buf, off + 8);
+    if (!isPacketType(type)) throw new ProtocolError("unknown_type", `unknown packet type ${type}; gearmand knows 1 to 42`);
     if (len > this.#max) {
-      throw new ProtocolError("too_large", `${packetTypeName(type)} announces ${len} bytes, more than the limit of ${this.#max}; raise maxPacketSize if this is expected`);
+      throw new ProtocolError("too_large", `${packetTypeName(type)} of ${len} bytes is over maxPacketSize (${this.#max})`);
     }
     this.#type = type;
     this.#magic = m;
@@ -172,22 +164,23 @@ export class PacketDecoder {
     const type = this.#type as PacketTypeNumber;
     const k = ARG_COUNTS[type]!;
     if (k === 0) {
-      if (body.length !== 0) {
-        throw new ProtocolError("bad_arguments", `${packetTypeName(type)} carries no fields but has a ${body.length}-byte body`);
-      }
+      if (body.length !== 0) throw new ProtocolError("bad_arguments", `${packetTypeName(type)} takes 0 fields, got a ${body.length}-byte body`);
       return { type, magic: this.#magic, args: [] };
     }
     const args: Uint8Array[] = [];
     let start = 0;
     for (let i = 0; i < k - 1; i++) {
       const nul = body.indexOf(0, start);
-      if (nul < 0) {
-        throw new ProtocolError("bad_arguments", `${packetTypeName(type)} needs ${k} fields but has ${i + 1}`);
-      }
+      if (nul < 0) throw new ProtocolError("bad_arguments", `${packetTypeName(type)} takes ${k} fields, got ${i + 1}`);
       args.push(body.subarray(start, nul));
       start = nul + 1;
     }
     args.push(body.subarray(start));
     return { type, magic: this.#magic, args };
   }
+}
+
+/** The big-endian 32-bit number at `off`. */
+function u32(buf: Uint8Array, off: number): number {
+  return ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
 }

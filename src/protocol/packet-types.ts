@@ -109,11 +109,9 @@ export const PACKET_ARGS: Readonly<Record<PacketTypeNumber, readonly string[]>> 
   42: ["unique", "known", "running", "numerator", "denominator", "waiting"],
 };
 
-const NAMES: readonly string[] = (() => {
-  const names: string[] = [];
-  for (const [name, num] of Object.entries(PacketType)) names[num] = name;
-  return names;
-})();
+/** Names by number (index 0 unused). */
+const NAMES: string[] = [];
+for (const name in PacketType) NAMES[PacketType[name as PacketTypeName]] = name;
 
 /** True when `type` is a packet type number gearmand 1.1.20 knows (1..42). */
 export function isPacketType(type: number): type is PacketTypeNumber {
@@ -122,7 +120,8 @@ export function isPacketType(type: number): type is PacketTypeNumber {
 
 /** The name of a packet type number, or `UNKNOWN(n)`. */
 export function packetTypeName(type: number): string {
-  return (isPacketType(type) ? NAMES[type] : undefined) ?? `UNKNOWN(${type})`;
+  // Anything but 1..42 (fractions, negatives, NaN) finds no entry.
+  return NAMES[type] ?? `UNKNOWN(${type})`;
 }
 
 /**

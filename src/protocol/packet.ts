@@ -6,7 +6,7 @@
 import { InvalidArgumentError, ProtocolError } from "../errors.ts";
 import { HEADER_SIZE, MAGIC_REQ, MAGIC_RES, type Magic } from "./constants.ts";
 import { ARG_COUNTS, isPacketType, type PacketTypeNumber, packetTypeName } from "./packet-types.ts";
-import { utf8 } from "./bytes.ts";
+import { encoder, utf8 } from "./bytes.ts";
 
 /**
  * One decoded packet. `args` follow {@link PACKET_ARGS} for `type`; every argument is a view of the
@@ -46,7 +46,6 @@ export class PacketWriter {
   /** Where the bytes not yet taken begin: everything before was handed out by `take`. */
   #start = 0;
   #len = 0;
-  #encoder = new TextEncoder();
 
   /** `initialSize` bytes are allocated at once (a one-shot writer sizes it exactly); by default on first write. */
   constructor(initialSize = 0) {
@@ -60,20 +59,14 @@ export class PacketWriter {
   }
   /** Encodes one packet. Throws before writing anything if the type or the fields are invalid. */
   write(type: number, args: readonly PacketArg[], magic: Magic = "req"): void {
-    if (!isPacketType(type)) {
-      throw new ProtocolError("unknown_type", `cannot encode packet type ${type}: gearmand knows types 1 to 42 only`);
-    }
+    if (!isPacketType(type)) throw new ProtocolError("unknown_type", `unknown packet type ${type}; gearmand knows 1 to 42`);
     const count = ARG_COUNTS[type]!;
-    if (args.length !== count) {
-      throw new InvalidArgumentError(`${packetTypeName(type)} takes ${count} fields (see PACKET_ARGS), got ${args.length}`);
-    }
+    if (args.length !== count) throw new InvalidArgumentError(`${packetTypeName(type)} takes ${count} fields, got ${args.length}`);
     let max = HEADER_SIZE + Math.max(0, args.length - 1);
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       if (i < args.length - 1 && (typeof a === "string" ? a.includes("\0") : a.includes(0))) {
-        throw new InvalidArgumentError(
-          `field ${i + 1} of ${packetTypeName(type)} contains a NUL byte; only the last field may`,
-        );
+        throw new InvalidArgumentError(`field ${i + 1} of ${packetTypeName(type)} contains NUL; only the last field may`);
       }
       max += typeof a === "string" ? a.length * 3 : a.length;
     }
@@ -131,7 +124,7 @@ export class PacketWriter {
       buf[off + i] = c;
     }
     if (i === n) return n;
-    return i + this.#encoder.encodeInto(s.slice(i), buf.subarray(off + i)).written;
+    return i + encoder.encodeInto(s.slice(i), buf.subarray(off + i)).written;
   }
 
   #reserve(extra: number): void {

@@ -10,7 +10,7 @@ import { websocketConnector } from "./websocket.ts";
 /** Browsers cannot open TCP: always throws, naming the bridge. */
 export function tcpConnector(server: string, _options?: TcpOptions): Connector {
   throw new TypeError(
-    `browsers cannot open TCP connections (${server}): run gearman-bridge next to gearmand and use its ws:// or wss:// URL`,
+    `browsers cannot open TCP (${server}): use the ws:// or wss:// URL of a gearman-bridge`,
   );
 }
 

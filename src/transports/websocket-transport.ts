@@ -33,7 +33,7 @@ export class WebSocketTransport implements Transport {
     // Messages may arrive between `open` and `start`; they wait in the queue.
     ws.onmessage = (ev: { data: unknown }) => {
       if (typeof ev.data === "string") {
-        this.#finish(new ConnectionError(`${url} sent a text frame; the bridge only sends binary packets`, { server: url }));
+        this.#finish(new ConnectionError(`${url} sent a text frame, not binary packets`, { server: url }));
         return ws.close(1003, "binary frames only");
       }
       this.#queue.push(new Uint8Array(ev.data as ArrayBuffer));

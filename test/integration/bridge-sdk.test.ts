@@ -96,3 +96,50 @@ test("40 submits of 300 KB in one turn through the bridge: each WebSocket messag
   const results = await Promise.all(Array.from({ length: 40 }, () => client.execute("app.size", payload, { timeout: 20_000 })));
   expect(results.map((r) => new TextDecoder().decode(r))).toEqual(Array(40).fill("300000"));
 });
+
+/** A tok-svc connector that counts its connection attempts. */
+function counting(): { attempts: number; connector: ReturnType<typeof via> } {
+  const out = {
+    attempts: 0,
+    connector: (server: string) => (signal?: AbortSignal) => (out.attempts++, via("tok-svc")(server)(signal)),
+  };
+  return out;
+}
+
+test("a worker whose CAN_DO the bridge refuses: start() rejects with the PolicyError, logged as an error, and nothing retries", async () => {
+  const { b } = await setup();
+  const errors: string[] = [];
+  const c = counting();
+  const worker = new Worker({
+    servers: [b.url], connector: c.connector, reconnectDelay: 20, maxReconnectDelay: 200,
+    logger: { warn: () => {}, error: (m) => void errors.push(m) },
+  });
+  cleanups.push(() => worker.stop({ graceful: false }));
+  worker.defineFunction("other.fn", () => "never");
+  const err = await worker.start().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(PolicyError);
+  expect((err as PolicyError).closeCode).toBe(1008);
+  expect((err as PolicyError).reason).toMatch(/register of function other.fn not allowed/);
+  expect(errors.join("\n")).toMatch(/register of function other.fn not allowed/);
+  await new Promise((r) => setTimeout(r, 500));
+  expect(c.attempts).toBe(1);
+});
+
+test("a policy close after start(): logged as an error each time, and the worker retries only at maxReconnectDelay", async () => {
+  const { b } = await setup();
+  const errors: string[] = [];
+  const c = counting();
+  const worker = new Worker({
+    servers: [b.url], connector: c.connector, reconnectDelay: 10, maxReconnectDelay: 400,
+    logger: { warn: () => {}, error: (m) => void errors.push(m) },
+  });
+  cleanups.push(() => worker.stop({ graceful: false }));
+  worker.defineFunction("app.ok", () => "ok");
+  await worker.start();
+  worker.defineFunction("other.fn", () => "never");
+  await new Promise((r) => setTimeout(r, 1200));
+  // At most one attempt per 200-400 ms (the jittered maximum), not one per 10 ms.
+  expect(c.attempts).toBeLessThanOrEqual(7);
+  expect(errors.length).toBeGreaterThanOrEqual(1);
+  expect(errors[0]).toMatch(/register of function other.fn not allowed/);
+});

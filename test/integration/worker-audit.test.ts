@@ -2,7 +2,9 @@
 // that stalled every function, stop() with a self-served map job, map jobs past `concurrency`, a failed map job's
 // late sends, `timeout` on partition functions, and a rejected start() that kept retrying.
 import { afterEach, describe, expect, it } from "vitest";
-import { type Connector, GearmanReturn, type Job, PacketType, argText, tcpConnector } from "../../src/node.ts";
+import {
+  type Connector, GearmanReturn, InvalidArgumentError, type Job, JobExceptionError, JobFailedError, PacketType, argText, tcpConnector,
+} from "../../src/node.ts";
 import { fname, gate, memoryLogger, Resources, sharedServer, sleep, tapper, text, waitFor } from "./helpers.ts";
 
 const res = new Resources();
@@ -212,5 +214,65 @@ describe("a start() that rejected", () => {
     await w.start();
     expect(attempts).toBe(after + 1);
     expect(text(await res.client().execute(fn, "x", { timeout: 3000 }))).toBe("ran");
+  });
+});
+
+describe("a handler that throws a value with no string form", () => {
+  it("Object.create(null), or an object whose toString throws, fails the job (plain and map), and the worker goes on", async () => {
+    const nul = fname("nullproto");
+    const bad = fname("badstr");
+    const split = fname("split");
+    const ok = fname("ok");
+    const w = res.worker({ concurrency: 2 });
+    w.defineFunction(nul, () => {
+      throw Object.create(null);
+    }, { exceptions: true });
+    w.defineFunction(bad, async () => {
+      throw { toString: () => { throw new Error("toString boom"); } };
+    });
+    w.defineFunction(split, { partition: async () => { throw Object.create(null); } });
+    w.defineFunction(ok, () => "fine");
+    await w.start();
+    const c = res.client();
+    await expect(c.execute(nul, "x", { timeout: 3000 })).rejects.toBeInstanceOf(JobExceptionError);
+    await expect(c.execute(bad, "x", { timeout: 3000 })).rejects.toBeInstanceOf(JobFailedError);
+    await expect(c.executeReduce(split, ok, "x", { timeout: 3000 })).rejects.toBeInstanceOf(JobFailedError);
+    expect(text(await c.execute(ok, "x", { timeout: 3000 }))).toBe("fine");
+    expect(w.running).toBe(0);
+  });
+});
+
+describe("stop() clears every timer it armed", () => {
+  it("after stop() the process holds no more Timeouts than before the worker: ERROR back-off and job timeout cleared", async () => {
+    const timeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timeouts();
+    const flaky = fname("flaky");
+    const hang = fname("hang");
+    const logger = memoryLogger();
+    let runs = 0;
+    let hanging = false;
+    const w = res.worker({ concurrency: 2, logger });
+    w.defineFunction(flaky, () => (++runs === 1 ? GearmanReturn.ERROR : "ok"));
+    w.defineFunction(hang, () => ((hanging = true), new Promise<never>(() => {})), { timeout: 20_000 });
+    await w.start();
+    const c = res.client();
+    const tasks = [c.submit(hang, "x"), c.submit(flaky, "x")];
+    for (const t of tasks) t.result().catch(() => {});
+    await waitFor(() => hanging && runs === 1, 3000, "both handlers");
+    await waitFor(() => logger.messages.some((m) => m.includes("retrying it on this worker")), 3000, "the ERROR back-off");
+    await c.close();
+    await w.stop({ graceful: false });
+    await new Promise((r) => setImmediate(r));
+    expect(timeouts()).toBeLessThanOrEqual(before);
+  });
+});
+
+describe("maxInFlight", () => {
+  it("must be a positive integer (0 would hang the map job)", () => {
+    const w = res.worker();
+    for (const maxInFlight of [0, -1, 1.5, Number.NaN]) {
+      expect(() => w.defineFunction(fname("m"), { partition: () => {} }, { maxInFlight })).toThrow(InvalidArgumentError);
+    }
+    expect(() => w.defineFunction(fname("m"), { partition: () => {} }, { maxInFlight: 1 })).not.toThrow();
   });
 });
