@@ -5,7 +5,7 @@
  * `sleep(ms, signal)` and `text(bytes)`.
  * @module
  */
-import { GearmanReturn, type JobHandler, type PartitionFunction } from "../src/browser.ts";
+import { GearmanReturn, type JobHandler, type PartitionedFunction, type PartitionFunction, partitioned } from "../src/browser.ts";
 
 /** Options a preset passes to `defineFunction`. */
 export interface PresetOptions {
@@ -156,7 +156,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** What the editor's code evaluates to. */
-export type Definition = JobHandler | PartitionFunction;
+export type Definition = JobHandler | PartitionedFunction;
 
 /**
  * Evaluates editor code into a function definition. Throws a SyntaxError or TypeError with a
@@ -175,12 +175,13 @@ export function compile(code: string): Definition {
   if (value !== null && typeof value === "object" && typeof (value as PartitionFunction).partition === "function") {
     const agg = (value as PartitionFunction).aggregate;
     if (agg !== undefined && typeof agg !== "function") throw new TypeError("aggregate must be a function (results, job) => payload");
-    return value as PartitionFunction;
+    // The editor takes the object as it is; partitioned() brings the map/reduce machinery.
+    return partitioned(value as PartitionFunction);
   }
   throw new TypeError("the code must be a function (job) => result, or { partition, aggregate }");
 }
 
 /** True for a map/reduce definition. */
-export function isPartition(def: Definition): def is PartitionFunction {
+export function isPartition(def: Definition): def is PartitionedFunction {
   return typeof def !== "function";
 }

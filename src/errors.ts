@@ -21,6 +21,9 @@ export const ErrorCode = {
 /** One of {@link ErrorCode}'s values. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** UTF-8 text of a payload (errors.ts imports nothing, so the codec's helpers are not used here). */
+const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+
 /** Base class of every error this SDK throws or rejects with. */
 export class GearmanError extends Error {
   override name = "GearmanError";
@@ -91,7 +94,7 @@ export class JobFailedError extends GearmanError {
   readonly warnings: readonly Uint8Array[];
   /** For job `handle`, with the WORK_WARNING payloads that came before the WORK_FAIL (the last one goes in the message). */
   constructor(handle: string, warnings: readonly Uint8Array[] = []) {
-    const last = warnings.length > 0 ? `: ${new TextDecoder().decode(warnings[warnings.length - 1])}` : "";
+    const last = warnings.length > 0 ? `: ${text(warnings[warnings.length - 1]!)}` : "";
     super(ErrorCode.JOB_FAILED, `job ${handle} failed${last}`);
     this.handle = handle;
     this.warnings = warnings;
@@ -109,11 +112,11 @@ export class JobExceptionError extends GearmanError {
   readonly text: string;
   /** For job `handle`, with the WORK_EXCEPTION payload `data`. */
   constructor(handle: string, data: Uint8Array) {
-    const text = new TextDecoder().decode(data);
-    super(ErrorCode.JOB_EXCEPTION, `job ${handle} threw: ${text}`);
+    const decoded = text(data);
+    super(ErrorCode.JOB_EXCEPTION, `job ${handle} threw: ${decoded}`);
     this.handle = handle;
     this.data = data;
-    this.text = text;
+    this.text = decoded;
   }
 }
 
@@ -148,7 +151,7 @@ export class InvalidArgumentError extends GearmanError {
 export class ClosedError extends GearmanError {
   override name = "ClosedError";
   /** `message` says why nothing more can be sent. */
-  constructor(message = "the client is closed; create a new one to submit more jobs") {
+  constructor(message = "the client is closed: create a new one") {
     super(ErrorCode.CLOSED, message);
   }
 }

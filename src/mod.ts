@@ -15,8 +15,9 @@ export { Task, type Priority, type TaskEvent, type TaskEventOf, type TaskEventTy
 export { Job } from "./core/job.ts";
 export {
   type Aggregator, type FunctionOptions, GearmanReturn, type HandlerResult, type JobHandler,
-  type PartitionFunction, type ReturnCode,
+  type PartitionedFunction, type PartitionFunction, type ReturnCode,
 } from "./core/functions.ts";
+export { partitioned } from "./core/map-run.ts";
 export {
   type ClientOptions, type CommonOptions, DEFAULT_CONCURRENCY, DEFAULT_RECONNECT_BASE, DEFAULT_RECONNECT_CAP,
   DEFAULT_REQUEST_WINDOW, type StopOptions, type WorkerOptions,

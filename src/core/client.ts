@@ -184,8 +184,8 @@ export class BaseClient {
   /** `fields` go between the unique and the payload: the reducer and aggregate, or the epoch. */
   #start(fn: string, payload: Payload, o: SubmitOptions, type: number | undefined, collect: boolean, background = false, fields?: string[]): Task {
     assertFunctionName(fn);
-    if (type === undefined) throw new InvalidArgumentError(`priority must be "high", "normal" or "low", got ${String(o.priority)}`);
-    if (o.timeout !== undefined && !(o.timeout > 0)) throw new InvalidArgumentError(`timeout must be a number of ms > 0, got ${o.timeout}`);
+    if (type === undefined) throw new InvalidArgumentError(`priority must be high, normal or low, not ${String(o.priority)}`);
+    if (o.timeout !== undefined && !(o.timeout > 0)) throw new InvalidArgumentError(`timeout must be > 0 ms, not ${o.timeout}`);
     let unique = o.unique ?? "";
     // gearmand's persistent queues (libsqlite3, …) key rows on (unique, function): background jobs without a
     // unique overwrite each other there, and all but the last are lost in a crash. So each gets its own, 23

@@ -8,6 +8,8 @@ import { InvalidArgumentError } from "../errors.ts";
 import type { Payload } from "../protocol/bytes.ts";
 import { assertFunctionName } from "../protocol/validate.ts";
 import type { Job } from "./job.ts";
+import type { MapHost } from "./map-run.ts";
+import type { WorkerConnection } from "./worker-connection.ts";
 
 /** Reducer jobs in flight per map job when `maxInFlight` is not given. */
 const DEFAULT_MAX_IN_FLIGHT = 64;
@@ -45,6 +47,15 @@ export interface PartitionFunction<C = unknown> {
   aggregate?: Aggregator<C>;
 }
 
+/** A {@link PartitionFunction} made by `partitioned()`, which brings the map/reduce machinery with it. */
+export interface PartitionedFunction<C = unknown> extends PartitionFunction<C> {
+  /** @internal Runs one map job (map-run.ts). */
+  readonly run: MapJobRunner;
+}
+
+/** Takes one map job on behalf of a worker (map-run.ts; imported here as a type only, so plain workers do not carry it). */
+export type MapJobRunner = (host: MapHost, conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition) => void;
+
 /** Options of `defineFunction`. */
 export interface FunctionOptions<C = unknown> {
   /** Milliseconds before gearmand requeues the job (CAN_DO_TIMEOUT, floor 1000); the job's signal aborts then. */
@@ -62,6 +73,8 @@ export interface FunctionDefinition {
   readonly name: string;
   readonly handler: JobHandler<unknown>;
   readonly aggregate: Aggregator<unknown> | undefined;
+  /** Set for a `partitioned()` function: how a job submitted with a reducer runs. */
+  readonly run: MapJobRunner | undefined;
   readonly timeout: number;
   readonly context: unknown;
   readonly exceptions: boolean;
@@ -69,18 +82,20 @@ export interface FunctionDefinition {
 }
 
 /** Validates what `defineFunction` was given and makes the worker's definition of it. */
-export function toDefinition<C>(name: string, fn: JobHandler<C> | PartitionFunction<C>, options: FunctionOptions<C>): FunctionDefinition {
+export function toDefinition<C>(name: string, fn: JobHandler<C> | PartitionedFunction<C>, options: FunctionOptions<C>): FunctionDefinition {
   assertFunctionName(name);
   const partition = typeof fn === "function" ? undefined : fn;
   const handler = (partition ? partition.partition : fn) as JobHandler<unknown>;
-  if (typeof handler !== "function") throw new InvalidArgumentError(`the definition of ${name} needs a handler function or { partition }`);
+  if (typeof handler !== "function" || (partition && typeof partition.run !== "function")) {
+    throw new InvalidArgumentError(`${name} needs a handler, or partitioned({ partition })`);
+  }
   const timeout = options.timeout ?? 0;
   if (!Number.isInteger(timeout) || timeout < 0) throw new InvalidArgumentError(`timeout of ${name} must be a whole number of ms ≥ 0`);
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new InvalidArgumentError(`maxInFlight of ${name} must be a whole number ≥ 1`);
   return {
     name, handler, timeout: timeout > 0 ? Math.max(timeout, 1000) : 0,
-    aggregate: partition?.aggregate as FunctionDefinition["aggregate"], context: options.context,
+    aggregate: partition?.aggregate as FunctionDefinition["aggregate"], run: partition?.run, context: options.context,
     exceptions: options.exceptions ?? false, maxInFlight,
   };
 }

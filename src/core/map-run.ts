@@ -1,16 +1,108 @@
 // Runtime-agnostic: no Node, Deno or DOM APIs.
 /**
- * One map job: every `sendData` chunk becomes a foreground reducer job on the worker's own client,
- * submitted as it is produced, at most `maxInFlight` at once. Results are kept in send order for
- * the aggregator. The first failure ends everything: nothing more is submitted, late results are
- * dropped, and the caller fails the job at once (libgearman waits for the next loop).
+ * Map/reduce on the worker side, opt-in through {@link partitioned} so that workers without it do not carry it (the
+ * browser bundle). One map job: every `sendData` chunk becomes a foreground reducer job on the worker's own client,
+ * submitted as it is produced, at most `maxInFlight` at once. Results are kept in send order for the aggregator. The
+ * first failure ends everything: nothing more is submitted, late results are dropped, and the job fails at once
+ * (libgearman waits for the next loop).
  * @module
  */
 import { concatBytes, toBytes } from "../protocol/bytes.ts";
-import type { BaseClient } from "./client.ts";
+import { PacketType } from "../protocol/packet-types.ts";
+import type { PacketArg } from "../protocol/packet.ts";
+import { BaseClient } from "./client.ts";
 import { deferred, type Deferred } from "./events.ts";
-import { type FunctionDefinition, GearmanReturn, type ReturnCode, thrownMessage } from "./functions.ts";
-import type { Job } from "./job.ts";
+import {
+  type FunctionDefinition, GearmanReturn, type MapJobRunner, type PartitionedFunction, type PartitionFunction, type ReturnCode,
+  thrownMessage,
+} from "./functions.ts";
+import { Job } from "./job.ts";
+import type { ResolvedWorkerOptions } from "./options.ts";
+import type { WorkerConnection } from "./worker-connection.ts";
+
+/** What a map job needs of its worker (its private parts, handed over by the worker only). */
+export interface MapHost {
+  readonly options: ResolvedWorkerOptions;
+  stopping(): boolean;
+  /** The worker's own client for reducer jobs, made on first use; the worker closes it on stop(). */
+  reducer: BaseClient | undefined;
+  /** Map jobs running (each waits on its reducer jobs, mostly): at most `concurrency`, counted apart from plain jobs. */
+  mapping: number;
+  /** Map jobs assigned and waiting for one of those places. */
+  readonly queue: [WorkerConnection, Job<unknown>, FunctionDefinition][];
+  /** A map job ended: the worker may take more jobs, or finish stopping. */
+  release(): void;
+  finish(conn: WorkerConnection, job: Job<unknown>, type: number, args: readonly PacketArg[], warning?: string): void;
+  requeue(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void;
+  timedOut(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void;
+  after(ms: number, fn: () => void): ReturnType<typeof setTimeout>;
+  cancel(timer: ReturnType<typeof setTimeout> | undefined): void;
+}
+
+/**
+ * A map/reduce function for `defineFunction`, as libgearman's `gearman_function_create_partition`: in a job
+ * submitted with a reducer, each `await job.sendData(chunk)` of `partition` becomes one reducer job, and
+ * `aggregate` combines their results (in send order) into the job's result.
+ * @example
+ * ```ts
+ * worker.defineFunction("words", partitioned({
+ *   partition: async (job) => { for (const w of job.text().split(" ")) await job.sendData(w); },
+ *   aggregate: (results) => results.map((r) => new TextDecoder().decode(r)).join(","),
+ * }));
+ * ```
+ */
+export function partitioned<C = unknown>(fn: PartitionFunction<C>): PartitionedFunction<C> {
+  return { partition: fn.partition, aggregate: fn.aggregate, run: runMapJob };
+}
+
+/**
+ * Takes one map job assigned on `conn`: it starts once fewer than `concurrency` map jobs run. They are counted apart
+ * from plain jobs and take none of their slots, so one worker can serve both mapper and reducer.
+ */
+const runMapJob: MapJobRunner = (host, conn, job, def) => {
+  host.queue.push([conn, job, def]);
+  startMapJobs(host);
+};
+
+function startMapJobs(host: MapHost): void {
+  while (host.mapping < host.options.concurrency && !host.stopping() && host.queue.length > 0) {
+    const [conn, job, def] = host.queue.shift()!;
+    if (job.ended) continue;
+    host.mapping++;
+    void runOne(host, conn, job, def).finally(() => {
+      host.mapping--;
+      startMapJobs(host);
+      host.release();
+    });
+  }
+}
+
+/** Runs one map job to its end: the partition function, the reducer jobs, the aggregator. */
+async function runOne(host: MapHost, conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): Promise<void> {
+  const o = host.options;
+  const fail = (error: Error): void => {
+    if (mapJob.ended) return; // timed out or taken back: nothing more goes out for it
+    o.logger.debug?.(`map job ${job.handle} failed: ${error.message}`);
+    host.finish(conn, mapJob, PacketType.WORK_FAIL, [job.handle], error.message);
+    mapJob.abort_(error.message); // the partition function should stop; what it sends now is dropped
+  };
+  const client = (host.reducer ??= new BaseClient({
+    servers: o.servers, connector: o.connector, logger: o.logger, libgearmanCompatible: o.libgearmanCompatible, tap: o.tap,
+  }));
+  const run = new MapRun(client, job.reducer, def.maxInFlight, fail);
+  const mapJob = new Job(job, def.context, {
+    send: (type, args) => conn.send(type, args),
+    late: (what, handle) => o.logger.debug?.(`${what} for map job ${handle} after it ended was ignored`),
+    reduce: (chunk) => run.add(chunk),
+  });
+  conn.jobs.set(job.handle, { job: mapJob, def });
+  // As for plain jobs; the reducer jobs still out are then waited for no more.
+  const timer = def.timeout > 0 ? host.after(def.timeout, () => (host.timedOut(conn, mapJob, def), run.fail(mapJob.signal.reason as Error))) : undefined;
+  const out = await run.execute(mapJob, def, o.libgearmanCompatible);
+  host.cancel(timer);
+  if (out === GearmanReturn.ERROR) host.requeue(conn, mapJob, def);
+  else if (out instanceof Uint8Array) host.finish(conn, mapJob, PacketType.WORK_COMPLETE, [job.handle, out]);
+}
 
 /** Runs the reduce side of one map job. */
 export class MapRun {

@@ -126,7 +126,7 @@ function common(o: CommonOptions, fallback: ConnectorFactory | undefined): Resol
   }
   const factory = o.connector ?? fallback;
   if (!factory) {
-    throw new InvalidArgumentError("no connector: pass options.connector, or import gearman-sdk, not gearman-sdk/core");
+    throw new InvalidArgumentError("no connector: pass options.connector (gearman-sdk/core has no default)");
   }
   return {
     servers: Object.freeze([...o.servers]),

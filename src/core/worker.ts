@@ -9,14 +9,13 @@ import { ClosedError, type GearmanError, PolicyError } from "../errors.ts";
 import { toBytes } from "../protocol/bytes.ts";
 import { PacketType } from "../protocol/packet-types.ts";
 import type { PacketArg } from "../protocol/packet.ts";
-import { BaseClient } from "./client.ts";
 import { backoffDelay, deferred, type Deferred } from "./events.ts";
 import {
   type FunctionDefinition, type FunctionOptions, GearmanReturn, type HandlerResult,
-  type JobHandler, type PartitionFunction, thrownMessage, toDefinition,
+  type JobHandler, type PartitionedFunction, thrownMessage, toDefinition,
 } from "./functions.ts";
 import { Job, type JobChannel } from "./job.ts";
-import { MapRun } from "./map-run.ts";
+import type { MapHost } from "./map-run.ts";
 import { type ResolvedWorkerOptions, resolveWorkerOptions, type StopOptions, type WorkerOptions } from "./options.ts";
 import type { Connector, ConnectorFactory } from "./transport.ts";
 import { type Assignment, WorkerConnection } from "./worker-connection.ts";
@@ -49,13 +48,11 @@ export class BaseWorker {
   readonly #functions = new Map<string, FunctionDefinition>();
   readonly #errorCounts = new Map<string, number>();
   #running = 0;
-  #mapping = 0;
-  readonly #mapQueue: [WorkerConnection, Job<unknown>, FunctionDefinition][] = [];
   #grabsOut = 0;
   #started = false;
   #stopping = false;
   #idle: Deferred<void> | undefined;
-  #reducerClient: BaseClient | undefined;
+  #mapHost: MapHost | undefined;
   /** Timers armed through `#after` and not yet fired: stop() clears them. */
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -71,10 +68,10 @@ export class BaseWorker {
   }
 
   /**
-   * Defines a function: a handler, or `{ partition, aggregate }` for map/reduce. Registered with
+   * Defines a function: a handler, or `partitioned({ partition, aggregate })` for map/reduce. Registered with
    * CAN_DO, or CAN_DO_TIMEOUT when `timeout` is set, on every connection.
    */
-  defineFunction<C = unknown>(name: string, fn: JobHandler<C> | PartitionFunction<C>, options: FunctionOptions<C> = {}): this {
+  defineFunction<C = unknown>(name: string, fn: JobHandler<C> | PartitionedFunction<C>, options: FunctionOptions<C> = {}): this {
     const def = toDefinition(name, fn, options);
     this.#functions.set(name, def);
     // gearmand sends no NOOP for jobs queued before the CAN_DO: a sleeping connection grabs again.
@@ -118,7 +115,7 @@ export class BaseWorker {
   /** Stops taking jobs; by default lets running ones finish (up to `timeout`; map jobs still get reducer jobs), then closes. */
   async stop(options: StopOptions = {}): Promise<void> {
     this.#stopping = true;
-    if ((options.graceful ?? true) && this.#running + this.#mapping > 0) {
+    if ((options.graceful ?? true) && this.#busy()) {
       this.#idle ??= deferred<void>();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<void>((r) => (timer = setTimeout(r, options.timeout ?? 30_000)));
@@ -132,7 +129,7 @@ export class BaseWorker {
     // Reconnects, job timeouts, ERROR back-offs: nothing armed here outlives stop().
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    await this.#reducerClient?.close();
+    await this.#mapHost?.reducer?.close();
   }
 
   async #connect(slot: Slot): Promise<void> {
@@ -197,7 +194,7 @@ export class BaseWorker {
    * whether the queue is empty (it then sleeps) or not (this runs again); grabbing meanwhile cost a NO_JOB per job.
    */
   #pump(): void {
-    if (!this.#started || (this.#stopping && !this.#mapping) || this.#functions.size === 0) return;
+    if (!this.#started || (this.#stopping && !this.#mapHost?.mapping) || this.#functions.size === 0) return;
     let free = this.#options.concurrency - this.#running - this.#grabsOut;
     let ready = 0;
     for (const s of this.#slots) if (s.conn?.canGrab && !s.conn.grabs) ready++;
@@ -219,11 +216,12 @@ export class BaseWorker {
     if (job.ended) {
       // parked: its function's CANT_DO gives it back
     } else if (!def) {
-      this.#options.logger.warn?.(`job ${a.handle} is for ${a.functionName}, which this worker does not define: it fails`);
+      this.#options.logger.warn?.(`job ${a.handle}: no function ${a.functionName} here, failing it`);
       this.#finish(conn, job, PacketType.WORK_FAIL, [a.handle], `no handler for ${a.functionName}`);
     } else if (a.reducer !== "") {
-      this.#mapQueue.push([conn, job, def]);
-      this.#nextMap();
+      // libgearman runs any function as a mapper; here only a partitioned() one brings what that takes.
+      if (def.run) def.run(this.#host(), conn, job, def);
+      else this.#finish(conn, job, PacketType.WORK_FAIL, [a.handle], `a reduce job needs partitioned(): ${def.name} is not`);
     } else {
       this.#running++;
       this.#run(conn, job, def);
@@ -252,7 +250,7 @@ export class BaseWorker {
   #channelOf(conn: WorkerConnection): JobChannel {
     return (conn.channel ??= {
       send: (type, args) => conn.send(type, args),
-      late: (what, handle) => this.#options.logger.warn?.(`${what} for ${handle} after the job ended was ignored`),
+      late: (what, handle) => this.#options.logger.warn?.(`${what} after job ${handle} ended: ignored`),
     });
   }
 
@@ -273,7 +271,7 @@ export class BaseWorker {
       // A timed-out job may have come back to this connection, under the same handle, while this
       // handler still ran: that entry is the new run's, and removing it would let CANT_DO take it back.
       if (conn.jobs.get(h)?.job === job) conn.jobs.delete(h);
-      if (!job.signal.aborted) this.#options.logger.warn?.(`${def.name} returned after job ${h} had ended: result dropped`);
+      if (!job.signal.aborted) this.#options.logger.warn?.(`${def.name} returned after job ${h} ended: dropped`);
       return;
     }
     if (threw) {
@@ -286,7 +284,7 @@ export class BaseWorker {
     this.#errorCounts.delete(def.name);
     if (outcome === undefined || outcome === GearmanReturn.SUCCESS) return this.#finish(conn, job, PacketType.WORK_COMPLETE, [h, ""]);
     if (typeof outcome === "string" || outcome instanceof Uint8Array) return this.#finish(conn, job, PacketType.WORK_COMPLETE, [h, toBytes(outcome)]);
-    this.#options.logger.warn?.(`${def.name} returned a ${typeof outcome}, not a payload or GearmanReturn: job ${h} fails`);
+    this.#options.logger.warn?.(`${def.name} returned a ${typeof outcome}, not a payload: job ${h} fails`);
     this.#finish(conn, job, PacketType.WORK_FAIL, [h]);
   }
 
@@ -303,7 +301,7 @@ export class BaseWorker {
    * here; then this worker stays away from the function for a jittered, growing back-off.
    */
   #requeue(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
-    job.abort_("the handler returned ERROR; the job goes back to gearmand");
+    job.abort_("handler returned ERROR: requeued");
     this.#errorCounts.set(def.name, (this.#errorCounts.get(def.name) ?? 0) + 1);
     conn.drain(def.name);
     this.#afterJob(conn, def.name);
@@ -328,7 +326,7 @@ export class BaseWorker {
     if (!conn.deferredRequeue.has(name) || conn.heldOf(name) > 0 || conn.grabs > 0) return;
     conn.pause(name);
     const delay = backoffDelay((this.#errorCounts.get(name) ?? 1) - 1, ERROR_BACKOFF_BASE, ERROR_BACKOFF_CAP);
-    this.#options.logger.debug?.(`${name} returned ERROR; retrying it on this worker in ${Math.round(delay)} ms`);
+    this.#options.logger.debug?.(`${name} returned ERROR; retry in ${Math.round(delay)} ms`);
     this.#after(delay, () => {
       const def = this.#functions.get(name);
       if (def && !conn.closed && !this.#stopping && conn.paused.has(name)) {
@@ -348,48 +346,21 @@ export class BaseWorker {
     for (const name of [...conn.deferredRequeue.keys()]) this.#afterJob(conn, name);
   }
 
-  /**
-   * Starts queued map jobs while fewer than `concurrency` run. Map jobs wait on reducers, mostly: they are counted
-   * apart and take no slot of plain jobs, so one worker can serve mapper and reducer. The others wait, held.
-   */
-  #nextMap(): void {
-    while (this.#mapping < this.#options.concurrency && !this.#stopping && this.#mapQueue.length) {
-      const [conn, job, def] = this.#mapQueue.shift()!;
-      if (job.ended) continue;
-      this.#mapping++;
-      void this.#runMap(conn, job, def).finally(() => {
-        this.#mapping--;
-        this.#release();
-      });
-    }
-  }
-
-  async #runMap(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): Promise<void> {
-    const client = (this.#reducerClient ??= new BaseClient({
-      servers: this.#options.servers, connector: this.#options.connector, logger: this.#options.logger,
-      libgearmanCompatible: this.#options.libgearmanCompatible, tap: this.#options.tap,
-    }));
-    const fail = (error: Error): void => {
-      if (mapJob.ended) return; // timed out or taken back: nothing more goes out for it
-      this.#options.logger.debug?.(`map job ${job.handle} failed: ${error.message}`);
-      this.#finish(conn, mapJob, PacketType.WORK_FAIL, [job.handle], error.message);
-      mapJob.abort_(error.message); // the partition function should stop; what it sends now is dropped
-    };
-    const run = new MapRun(client, job.reducer, def.maxInFlight, fail);
-    const mapJob = new Job(job, def.context, {
-      send: (type, args) => conn.send(type, args),
-      late: (what, handle) => this.#options.logger.debug?.(`${what} for map job ${handle} after it ended was ignored`),
-      reduce: (chunk) => run.add(chunk),
+  /** What map jobs (map-run.ts) may use of this worker. */
+  #host(): MapHost {
+    return (this.#mapHost ??= {
+      options: this.#options,
+      stopping: () => this.#stopping,
+      reducer: undefined,
+      mapping: 0,
+      queue: [],
+      release: () => this.#release(),
+      finish: (conn, job, type, args, warning) => this.#finish(conn, job, type, args, warning),
+      requeue: (conn, job, def) => this.#requeue(conn, job, def),
+      timedOut: (conn, job, def) => this.#timedOut(conn, job, def),
+      after: (ms, fn) => this.#after(ms, fn),
+      cancel: (t) => this.#cancel(t),
     });
-    conn.jobs.set(job.handle, { job: mapJob, def });
-    // As in #run; the reducer jobs still out are then waited for no more.
-    const timer = def.timeout > 0
-      ? this.#after(def.timeout, () => (this.#timedOut(conn, mapJob, def), run.fail(mapJob.signal.reason as Error)))
-      : undefined;
-    const out = await run.execute(mapJob, def, this.#options.libgearmanCompatible);
-    this.#cancel(timer);
-    if (out === GearmanReturn.ERROR) this.#requeue(conn, mapJob, def);
-    else if (out instanceof Uint8Array) this.#finish(conn, mapJob, PacketType.WORK_COMPLETE, [job.handle, out]);
   }
 
   /** setTimeout, kept for stop() to clear. */
@@ -404,9 +375,13 @@ export class BaseWorker {
     this.#timers.delete(t!);
   }
 
+  /** Jobs run here: plain ones, and map jobs waiting on reducers. */
+  #busy(): boolean {
+    return this.#running + (this.#mapHost?.mapping ?? 0) > 0;
+  }
+
   #release(): void {
-    this.#nextMap();
-    if (this.#running + this.#mapping === 0 && this.#idle) {
+    if (!this.#busy() && this.#idle) {
       this.#idle.resolve();
       this.#idle = undefined;
     }

@@ -164,7 +164,7 @@ export class PacketDecoder {
     const type = this.#type as PacketTypeNumber;
     const k = ARG_COUNTS[type]!;
     if (k === 0) {
-      if (body.length !== 0) throw new ProtocolError("bad_arguments", `${packetTypeName(type)} takes 0 fields, got a ${body.length}-byte body`);
+      if (body.length !== 0) throw new ProtocolError("bad_arguments", `${packetTypeName(type)} has no fields, but a body`);
       return { type, magic: this.#magic, args: [] };
     }
     const args: Uint8Array[] = [];

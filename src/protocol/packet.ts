@@ -66,7 +66,7 @@ export class PacketWriter {
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       if (i < args.length - 1 && (typeof a === "string" ? a.includes("\0") : a.includes(0))) {
-        throw new InvalidArgumentError(`field ${i + 1} of ${packetTypeName(type)} contains NUL; only the last field may`);
+        throw new InvalidArgumentError(`field ${i + 1} of ${packetTypeName(type)} contains NUL (only the last may)`);
       }
       max += typeof a === "string" ? a.length * 3 : a.length;
     }

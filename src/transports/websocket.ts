@@ -62,10 +62,10 @@ const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  */
 export function websocketConnector(url: string, options: WebSocketTransportOptions = {}): Connector {
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (!Ctor) throw new InvalidArgumentError("this runtime has no global WebSocket (Node < 22): pass { WebSocket } from the ws package");
+  if (!Ctor) throw new InvalidArgumentError("no global WebSocket: pass { WebSocket } from the ws package");
   const { token } = options;
   if (token !== undefined && !TOKEN_CHARS.test(token)) {
-    throw new InvalidArgumentError("the token may only hold RFC 7230 token characters: encode it as base64url without padding");
+    throw new InvalidArgumentError("the token must be base64url without padding");
   }
   const protocols = [...(options.protocols ?? ["gearman.v1"]), ...(token === undefined ? [] : [`bearer.${token}`])];
   const timeout = options.connectTimeout ?? 10_000;

@@ -8,14 +8,14 @@ import { parseArgs, rss } from "./lib.mjs";
 
 const a = parseArgs();
 const DIST = process.env.GEARMAN_SDK_DIST ?? new URL("../../dist/node.js", import.meta.url).href;
-const { Client, Worker } = await import(DIST);
+const { Client, Worker, partitioned } = await import(DIST);
 const server = `127.0.0.1:${a.port}`;
 
 if (a.role === "mapper" || a.role === "reducers") {
   const w = new Worker({ servers: [server], concurrency: Number(a.slots ?? 4) });
   if (a.role === "mapper") {
     const chunk = new Uint8Array(100).fill(109);
-    w.defineFunction("bench_map", {
+    w.defineFunction("bench_map", partitioned({
       partition: async (job) => {
         const n = Number(job.text());
         for (let i = 0; i < n; i++) await job.sendData(chunk);
@@ -25,7 +25,7 @@ if (a.role === "mapper" || a.role === "reducers") {
         for (const r of results) sum += Number(new TextDecoder().decode(r));
         return `${results.length}:${sum}`;
       },
-    }, { maxInFlight: Number(a.maxInFlight ?? 64) });
+    }), { maxInFlight: Number(a.maxInFlight ?? 64) });
   } else {
     w.defineFunction("bench_reduce", (job) => String(job.workload.length));
   }

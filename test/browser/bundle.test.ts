@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, expect, inject, test } from "vitest";
 import { type Bridge, startBridge } from "../../bridge/bridge.ts";
-import { Client, Worker } from "../../src/node.ts";
+import { Client, partitioned, Worker } from "../../src/node.ts";
 import { type Chromium, launchChromium, screenshot } from "../support/chromium.ts";
 
 // The page's global, typed as the browser entry (a type-only import: nothing is loaded in Node).
@@ -147,12 +147,12 @@ test("a Node worker serves the browser client", async () => {
 test("map/reduce: a Node mapper, the browser as the reducer", async () => {
   const mapper = new Worker({ servers: [gearmand] });
   nodePeers.push({ close: () => mapper.stop({ graceful: false }) });
-  mapper.defineFunction(`${P}.map`, {
+  mapper.defineFunction(`${P}.map`, partitioned({
     partition: async (job) => {
       for (const line of job.text().split("\n")) await job.sendData(line);
     },
     aggregate: (results) => String(results.reduce((sum, r) => sum + Number(dec.decode(r)), 0)),
-  });
+  }));
   await mapper.start();
   const text = "one two three\nfour five\nsix\nseven eight nine ten";
   const client = new Client({ servers: [gearmand] });

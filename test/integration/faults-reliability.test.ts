@@ -16,7 +16,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { type Bridge, type BridgePolicy, startBridge } from "../../bridge/bridge.ts";
 import {
   ClosedError, ConnectionError, GearmanError, JobFailedError, PacketType as T, type Task, argText,
-  encodePacket,
+  encodePacket, partitioned,
 } from "../../src/node.ts";
 import { freePort } from "../support/gearmand.ts";
 import { admin, tcpPeer } from "../support/peers.ts";
@@ -430,7 +430,7 @@ describe("C11: map/reduce fan-out where one shard's worker dies", () => {
     const value = (i: number): number => (i + 1) * 10;
     const m = res.worker({ concurrency: 1 });
     let aggregated: string[] = [];
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         for (let i = 0; i < SHARDS; i++) await job.sendData(`shard-${i}`);
       },
@@ -445,7 +445,7 @@ describe("C11: map/reduce fan-out where one shard's worker dies", () => {
         }
         return JSON.stringify({ shards: seen.size, results: aggregated.length, sum });
       },
-    });
+    }));
     await m.start();
     const k = killableConnector();
     const runs: string[] = [];

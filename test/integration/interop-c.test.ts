@@ -1,6 +1,6 @@
 // Node: interop with libgearman 1.1.20 peers written in C (issue #3): our worker under a C client, our client against a C worker.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { GearmanReturn, JobExceptionError, JobFailedError, type Job, type TaskEvent } from "../../src/node.ts";
+import { GearmanReturn, JobExceptionError, JobFailedError, type Job, partitioned, type TaskEvent } from "../../src/node.ts";
 import { buildInterop } from "../support/build-interop.ts";
 import { type Gearmand, serverKind, startGearmand } from "../support/gearmand.ts";
 import { interopHandler, runPeer, startPeer, stopPeers, waitForWorkers } from "../support/interop-peers.ts";
@@ -73,7 +73,7 @@ describe("a libgearman client against our worker", () => {
     const reducer = fname("ts_upper");
     const w = res.worker({ servers: [gearmand.address], concurrency: 2 });
     w.defineFunction(reducer, upper);
-    w.defineFunction(mapper, { partition: splitWords, aggregate: (results) => results.map(text).join("") });
+    w.defineFunction(mapper, partitioned({ partition: splitWords, aggregate: (results) => results.map(text).join("") }));
     await w.start();
     const out = await cClient(gearmand, ["reduce", mapper, reducer, "alpha beta gamma"]);
     expect(out).toMatchObject({ ret: "GEARMAN_SUCCESS", result: "ALPHA.BETA.GAMMA.", code: 0 });
@@ -84,7 +84,7 @@ describe("a libgearman client against our worker", () => {
     const reducer = fname("ts_upper_lg");
     const w = res.worker({ servers: [gearmand.address], libgearmanCompatible: true });
     w.defineFunction(reducer, upper);
-    w.defineFunction(mapper, { partition: splitWords, aggregate: (results) => results.map(text).join("") });
+    w.defineFunction(mapper, partitioned({ partition: splitWords, aggregate: (results) => results.map(text).join("") }));
     await w.start();
     const out = await cClient(gearmand, ["reduce", mapper, reducer, "alpha beta gamma"]);
     expect(out).toMatchObject({ ret: "GEARMAN_SUCCESS", result: "GAMMA.BETA.ALPHA." });
@@ -95,7 +95,7 @@ describe("a libgearman client against our worker", () => {
     const reducer = fname("ts_upper_f");
     const w = res.worker({ servers: [gearmand.address] });
     w.defineFunction(reducer, upper);
-    w.defineFunction(mapper, { partition: splitWords });
+    w.defineFunction(mapper, partitioned({ partition: splitWords }));
     await w.start();
     const out = await cClient(gearmand, ["reduce", mapper, reducer, "alpha fail gamma"]);
     expect(out).toMatchObject({ ret: "GEARMAN_WORK_FAIL", code: 1 });

@@ -1,6 +1,6 @@
 // Node: map/reduce (partition + aggregate) against a real gearmand (issue #3).
 import { afterEach, describe, expect, it } from "vitest";
-import { GearmanReturn, type Job, JobFailedError, PacketType, argText } from "../../src/node.ts";
+import { GearmanReturn, type Job, JobFailedError, PacketType, argText, partitioned } from "../../src/node.ts";
 import { fname, gate, Resources, sleep, tapper, text, waitFor } from "./helpers.ts";
 
 const res = new Resources();
@@ -34,7 +34,7 @@ describe("map/reduce happy path", () => {
     const ctx = { tag: "ctx" };
     let partitionCtx: unknown;
     const m = res.worker();
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         partitionCtx = job.context;
         expect(job.reducer).toBe(upper);
@@ -45,7 +45,7 @@ describe("map/reduce happy path", () => {
         seen.push(results.map(text));
         return results.map(text).join("|");
       },
-    }, { context: ctx });
+    }), { context: ctx });
     await m.start();
     const c = res.client();
     const task = c.submitReduce(split, upper, "alpha beta gamma");
@@ -65,11 +65,11 @@ describe("map/reduce happy path", () => {
     const upper = fname("upper");
     await upperWorker(upper);
     const m = res.worker();
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         for (const w of words(job)) await job.sendData(w);
       },
-    });
+    }));
     await m.start();
     const c = res.client();
     expect(text(await c.executeReduce(split, upper, "alpha beta gamma"))).toBe("ALPHA.BETA.GAMMA.");
@@ -79,7 +79,7 @@ describe("map/reduce happy path", () => {
     const split = fname("split");
     let aggregated = false;
     const m = res.worker();
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         expect(job.reducer).toBe("");
         for (const w of words(job)) await job.sendData(w);
@@ -88,7 +88,7 @@ describe("map/reduce happy path", () => {
         aggregated = true;
         return "nope";
       },
-    });
+    }));
     await m.start();
     const c = res.client();
     const task = c.submit(split, "a b c");
@@ -105,12 +105,12 @@ describe("map/reduce happy path", () => {
     const upper = fname("upper");
     const w = res.worker();
     w.defineFunction(upper, (job) => `${job.text().toUpperCase()}.`);
-    w.defineFunction(split, {
+    w.defineFunction(split, partitioned({
       partition: async (job) => {
         for (const x of words(job)) await job.sendData(x);
       },
       aggregate: (results) => results.map(text).join(""),
-    });
+    }));
     await w.start();
     const c = res.client();
     expect(text(await c.executeReduce(split, upper, "alpha beta gamma", { timeout: 10_000 }))).toBe("ALPHA.BETA.GAMMA.");
@@ -128,7 +128,7 @@ describe("map/reduce happy path", () => {
     const { calls } = await upperWorker(upper);
     const done = gate<string[]>();
     const m = res.worker();
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         for (const x of words(job)) await job.sendData(x);
       },
@@ -136,7 +136,7 @@ describe("map/reduce happy path", () => {
         done.resolve(results.map(text));
         return "ignored";
       },
-    });
+    }));
     await m.start();
     const c = res.client();
     const handle = await c.submitReduceBackground(split, upper, "bg one");
@@ -147,12 +147,32 @@ describe("map/reduce happy path", () => {
   });
 });
 
+describe("map/reduce is opt-in through partitioned()", () => {
+  it("a reduce job for a plain handler fails at once with a message naming partitioned(); a bare { partition } is refused", async () => {
+    const plain = fname("plainmap");
+    const upper = fname("upper");
+    await upperWorker(upper);
+    let calls = 0;
+    const w = res.worker();
+    w.defineFunction(plain, () => String(++calls));
+    expect(() => w.defineFunction(fname("bare"), { partition: () => {} } as never)).toThrow(/partitioned\(/);
+    await w.start();
+    const c = res.client();
+    const err = await c.executeReduce(plain, upper, "a b", { timeout: 5000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect(String((err as JobFailedError).message)).toMatch(/partitioned\(\)/);
+    expect(calls).toBe(0);
+    // The same function by a plain submit still runs.
+    expect(text(await c.execute(plain, "x"))).toBe("1");
+  });
+});
+
 describe("map/reduce failures fail the job at once, and nothing more is submitted", () => {
   /** A mapper worker that sends one chunk every `every` ms (10 chunks), then idles 2 s. */
   async function slowMapper(split: string, chunks: string[], options: { every?: number; maxInFlight?: number; aggregate?: (r: Uint8Array[]) => string } = {}) {
     const t = tapper();
     const m = res.worker({ tap: t.tap });
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         for (const ch of chunks) {
           await job.sendData(ch);
@@ -161,7 +181,7 @@ describe("map/reduce failures fail the job at once, and nothing more is submitte
         await sleep(2000);
       },
       aggregate: options.aggregate,
-    }, { maxInFlight: options.maxInFlight });
+    }), { maxInFlight: options.maxInFlight });
     await m.start();
     return t;
   }
@@ -220,13 +240,13 @@ describe("map/reduce failures fail the job at once, and nothing more is submitte
     const { calls } = await upperWorker(upper);
     const m = res.worker();
     let afterThrow = 0;
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         await job.sendData("a");
         setTimeout(() => void job.sendData("late").then(() => afterThrow++), 50);
         throw new Error("partition broke");
       },
-    });
+    }));
     await m.start();
     const c = res.client();
     const t0 = Date.now();
@@ -244,14 +264,14 @@ describe("map/reduce failures fail the job at once, and nothing more is submitte
     const upper = fname("upper");
     const { calls } = await upperWorker(upper);
     const m = res.worker();
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         await job.sendData("a");
         await job.sendData("b");
         return GearmanReturn.FAIL;
       },
       aggregate: () => "never",
-    });
+    }));
     await m.start();
     const c = res.client();
     const t0 = Date.now();
@@ -266,14 +286,14 @@ describe("map/reduce failures fail the job at once, and nothing more is submitte
     const upper = fname("upper");
     await upperWorker(upper);
     const m = res.worker();
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         for (const x of words(job)) await job.sendData(x);
       },
       aggregate: () => {
         throw new Error("cannot aggregate");
       },
-    });
+    }));
     await m.start();
     const c = res.client();
     const t0 = Date.now();
@@ -283,7 +303,7 @@ describe("map/reduce failures fail the job at once, and nothing more is submitte
     expect(Date.now() - t0).toBeLessThan(1000);
     // the worker is fine afterwards
     const m2 = fname("split_ok");
-    m.defineFunction(m2, { partition: async (job) => void (await job.sendData(job.text())) });
+    m.defineFunction(m2, partitioned({ partition: async (job) => void (await job.sendData(job.text())) }));
     expect(text(await c.executeReduce(m2, upper, "ok"))).toBe("OK.");
   });
 });
@@ -317,7 +337,7 @@ describe("map/reduce at scale", () => {
       },
     });
     let checked = false;
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         const n = Number(job.text());
         for (let i = 0; i < n; i++) await job.sendData(String(i));
@@ -328,7 +348,7 @@ describe("map/reduce at scale", () => {
         checked = true;
         return String(results.length);
       },
-    }, { maxInFlight: 32 });
+    }), { maxInFlight: 32 });
     await m.start();
     const admin = res.admin();
     let serverMax = 0;
@@ -365,7 +385,7 @@ describe("libgearmanCompatible", () => {
     const seen: string[][] = [];
     let mapUnique = "";
     const m = res.worker({ libgearmanCompatible: true });
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         mapUnique = job.unique;
         for (const x of words(job)) await job.sendData(x);
@@ -374,7 +394,7 @@ describe("libgearmanCompatible", () => {
         seen.push(results.map(text));
         return results.map(text).join("");
       },
-    });
+    }));
     await m.start();
     const c = res.client({ libgearmanCompatible: true });
     expect(text(await c.executeReduce(split, upper, "alpha beta gamma"))).toBe("GAMMA.BETA.ALPHA.");
@@ -391,12 +411,12 @@ describe("libgearmanCompatible", () => {
     const { calls } = await upperWorker(upper);
     let mapUnique: string | undefined;
     const m = res.worker();
-    m.defineFunction(split, {
+    m.defineFunction(split, partitioned({
       partition: async (job) => {
         mapUnique = job.unique;
         for (const x of words(job)) await job.sendData(x);
       },
-    });
+    }));
     await m.start();
     const c = res.client();
     expect(text(await c.executeReduce(split, upper, "a b"))).toBe("A.B.");

@@ -323,7 +323,7 @@ describe("exactly one terminal packet", () => {
     const sent = wt.packets.filter((p) => p.direction === "out" && argText(p.packet, 0) === task.handle).map((p) => p.packet.type);
     expect(sent).toEqual([PacketType.WORK_DATA, PacketType.WORK_COMPLETE]);
     expect(events).toEqual(["created", "data", "complete"]);
-    expect(logger.messages.filter((m) => m.includes("after the job ended")).length).toBe(3);
+    expect(logger.messages.filter((m) => m.includes("ended: ignored")).length).toBe(3);
   });
 });
 

@@ -3,7 +3,7 @@
 // late sends, `timeout` on partition functions, and a rejected start() that kept retrying.
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  type Connector, GearmanReturn, InvalidArgumentError, type Job, JobExceptionError, JobFailedError, PacketType, argText, tcpConnector,
+  type Connector, GearmanReturn, InvalidArgumentError, type Job, JobExceptionError, JobFailedError, PacketType, argText, partitioned, tcpConnector,
 } from "../../src/node.ts";
 import { fname, gate, memoryLogger, Resources, sharedServer, sleep, tapper, text, waitFor } from "./helpers.ts";
 
@@ -85,7 +85,7 @@ describe("map jobs", () => {
     const split = fname("split");
     const up = fname("up");
     const w = res.worker({ concurrency: 2 });
-    w.defineFunction(split, {
+    w.defineFunction(split, partitioned({
       partition: async (job) => {
         for (const x of job.text().split(" ")) {
           await sleep(100);
@@ -93,7 +93,7 @@ describe("map jobs", () => {
         }
       },
       aggregate: (rs) => rs.map(text).join(","),
-    });
+    }));
     w.defineFunction(up, (job) => job.text().toUpperCase());
     await w.start();
     const c = res.client();
@@ -114,14 +114,14 @@ describe("map jobs", () => {
     let now = 0;
     let peak = 0;
     const w = res.worker({ concurrency: 1 });
-    w.defineFunction(split, {
+    w.defineFunction(split, partitioned({
       partition: async (job) => {
         peak = Math.max(peak, ++now);
         await sleep(50);
         for (const x of job.text().split(" ")) await job.sendData(x);
         now--;
       },
-    });
+    }));
     w.defineFunction(up, (job) => job.text().toUpperCase());
     await w.start();
     expect((await Promise.all(tasks.map((t) => t.result()))).map(text)).toEqual(["P1P2", "Q1Q2", "R1R2", "S1S2"]);
@@ -136,7 +136,7 @@ describe("map jobs", () => {
     const w = res.worker({ concurrency: 2, tap: wt.tap, logger });
     let mapJob: Job | undefined;
     let done = false;
-    w.defineFunction(split, {
+    w.defineFunction(split, partitioned({
       partition: async (job) => {
         mapJob = job;
         const parts = job.text().split(" ");
@@ -147,7 +147,7 @@ describe("map jobs", () => {
         }
         done = true;
       },
-    });
+    }));
     w.defineFunction(up, (job) => (job.text() === "bad" ? GearmanReturn.FAIL : job.text().toUpperCase()));
     await w.start();
     const c = res.client();
@@ -169,7 +169,7 @@ describe("map jobs", () => {
     const reduced: string[] = [];
     const w = res.worker({ concurrency: 2 });
     let runs = 0;
-    w.defineFunction(split, {
+    w.defineFunction(split, partitioned({
       partition: async (job) => {
         if (++runs === 1) {
           await abortedOr(job, 4000);
@@ -179,7 +179,7 @@ describe("map jobs", () => {
         }
         await job.sendData(job.text());
       },
-    }, { timeout: 1000 });
+    }), { timeout: 1000 });
     w.defineFunction(up, (job) => {
       reduced.push(job.text());
       return job.text().toUpperCase();
@@ -230,7 +230,7 @@ describe("a handler that throws a value with no string form", () => {
     w.defineFunction(bad, async () => {
       throw { toString: () => { throw new Error("toString boom"); } };
     });
-    w.defineFunction(split, { partition: async () => { throw Object.create(null); } });
+    w.defineFunction(split, partitioned({ partition: async () => { throw Object.create(null); } }));
     w.defineFunction(ok, () => "fine");
     await w.start();
     const c = res.client();
@@ -259,7 +259,7 @@ describe("stop() clears every timer it armed", () => {
     const tasks = [c.submit(hang, "x"), c.submit(flaky, "x")];
     for (const t of tasks) t.result().catch(() => {});
     await waitFor(() => hanging && runs === 1, 3000, "both handlers");
-    await waitFor(() => logger.messages.some((m) => m.includes("retrying it on this worker")), 3000, "the ERROR back-off");
+    await waitFor(() => logger.messages.some((m) => m.includes("returned ERROR; retry in")), 3000, "the ERROR back-off");
     await c.close();
     await w.stop({ graceful: false });
     await new Promise((r) => setImmediate(r));
@@ -271,8 +271,8 @@ describe("maxInFlight", () => {
   it("must be a positive integer (0 would hang the map job)", () => {
     const w = res.worker();
     for (const maxInFlight of [0, -1, 1.5, Number.NaN]) {
-      expect(() => w.defineFunction(fname("m"), { partition: () => {} }, { maxInFlight })).toThrow(InvalidArgumentError);
+      expect(() => w.defineFunction(fname("m"), partitioned({ partition: () => {} }), { maxInFlight })).toThrow(InvalidArgumentError);
     }
-    expect(() => w.defineFunction(fname("m"), { partition: () => {} }, { maxInFlight: 1 })).not.toThrow();
+    expect(() => w.defineFunction(fname("m"), partitioned({ partition: () => {} }), { maxInFlight: 1 })).not.toThrow();
   });
 });

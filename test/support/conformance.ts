@@ -12,7 +12,7 @@
  * @module
  */
 import type {
-  BaseClient, BaseWorker, ClientOptions, ClosedError, GearmanError, GearmanReturn, JobExceptionError, JobFailedError, Logger,
+  BaseClient, BaseWorker, ClientOptions, ClosedError, GearmanError, GearmanReturn, JobExceptionError, JobFailedError, Logger, partitioned,
   TaskEvent, WorkerOptions,
 } from "../../src/mod.ts";
 
@@ -21,6 +21,7 @@ export interface ConformanceSdk {
   Client: new (options: ClientOptions) => BaseClient;
   Worker: new (options: WorkerOptions) => BaseWorker;
   GearmanReturn: typeof GearmanReturn;
+  partitioned: typeof partitioned;
   GearmanError: typeof GearmanError;
   JobFailedError: typeof JobFailedError;
   JobExceptionError: typeof JobExceptionError;
@@ -475,7 +476,7 @@ export const conformanceCases: ConformanceCase[] = [
     const reducer = ctx.fname("count");
     const w = ctx.worker({ concurrency: 4 });
     const partitions: string[] = [];
-    w.defineFunction(mapper, {
+    w.defineFunction(mapper, ctx.sdk.partitioned({
       partition: async (job) => {
         for (const line of job.text().split("\n")) await job.sendData(line);
       },
@@ -483,7 +484,7 @@ export const conformanceCases: ConformanceCase[] = [
         partitions.push(results.map(text).join(","));
         return String(results.reduce((sum, r) => sum + Number(text(r)), 0));
       },
-    });
+    }));
     // Short lines finish last, so completion order differs from send order.
     w.defineFunction(reducer, async (job) => {
       const words = job.text().split(/\s+/).filter(Boolean).length;
