@@ -202,7 +202,7 @@ export class BaseClient {
       return task;
     }
     this.#arm(task, o);
-    // An aborted signal or a zero timeout ended the task already: nothing is sent.
+    // An aborted signal ended the task already: nothing is sent.
     if (!task.done) this.#dispatch(task);
     return task;
   }
