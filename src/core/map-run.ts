@@ -35,8 +35,8 @@ export interface MapHost {
   finish(conn: WorkerConnection, job: Job<unknown>, type: number, args: readonly PacketArg[], warning?: string): void;
   requeue(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void;
   timedOut(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void;
-  after(ms: number, fn: () => void): ReturnType<typeof setTimeout>;
-  cancel(timer: ReturnType<typeof setTimeout> | undefined): void;
+  /** The worker's armed timers, which stop() clears: a map job's timeout timer goes in while it is armed. */
+  readonly timers: Set<ReturnType<typeof setTimeout>>;
 }
 
 /**
@@ -97,9 +97,13 @@ async function runOne(host: MapHost, conn: WorkerConnection, job: Job<unknown>, 
   });
   conn.jobs.set(job.handle, { job: mapJob, def });
   // As for plain jobs; the reducer jobs still out are then waited for no more.
-  const timer = def.timeout > 0 ? host.after(def.timeout, () => (host.timedOut(conn, mapJob, def), run.fail(mapJob.signal.reason as Error))) : undefined;
+  const timer = def.timeout > 0
+    ? setTimeout(() => (host.timers.delete(timer!), host.timedOut(conn, mapJob, def), run.fail(mapJob.signal.reason as Error)), def.timeout)
+    : undefined;
+  if (timer) host.timers.add(timer);
   const out = await run.execute(mapJob, def, o.libgearmanCompatible);
-  host.cancel(timer);
+  clearTimeout(timer);
+  host.timers.delete(timer!);
   if (out === GearmanReturn.ERROR) host.requeue(conn, mapJob, def);
   else if (out instanceof Uint8Array) host.finish(conn, mapJob, PacketType.WORK_COMPLETE, [job.handle, out]);
 }

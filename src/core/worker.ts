@@ -358,8 +358,7 @@ export class BaseWorker {
       finish: (conn, job, type, args, warning) => this.#finish(conn, job, type, args, warning),
       requeue: (conn, job, def) => this.#requeue(conn, job, def),
       timedOut: (conn, job, def) => this.#timedOut(conn, job, def),
-      after: (ms, fn) => this.#after(ms, fn),
-      cancel: (t) => this.#cancel(t),
+      timers: this.#timers,
     });
   }
 
