@@ -110,6 +110,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   if (!policy) throw new TypeError("startBridge needs a policy (tokens, hmac or verify): without one it would hand gearmand to every page");
   const limits: BridgeLimits = Object.fromEntries(Object.entries(options.limits ?? {}).filter(([, v]) => v !== undefined));
   knownKeys(policy, ["verify", "tokens", "hmac", "origins", "trustedProxies"], "policy key");
+  knownKeys(policy.hmac ?? {}, ["secret", "audience"], "hmac key");
   knownKeys(limits, Object.keys(LIMITS), "limit");
   const [k, v] = Object.entries(limits).find(([k, v]) => !Number.isInteger(v) || v < least(k) || v >= 2 ** 31) ?? [];
   if (k) throw new TypeError(`limit ${k} must be a whole number from ${least(k)} to ${2 ** 31 - 1}, not the ${typeof v} ${String(v)}`);

@@ -267,15 +267,20 @@ export class BaseClient {
   }
 
   /**
-   * The server for a unique id when there are several: gearmand coalesces submits with the same unique only
-   * within one server, and knows a unique's status only there.
+   * The server for a unique id when there are several: gearmand coalesces submits with the same unique only within
+   * one server, and knows a unique's status only there. Rendezvous hashing of unique and address: clients that list
+   * the servers in another order agree, and a server added or removed moves only its own share.
    */
   #home(unique: string): Slot | undefined {
-    const n = this.#slots.length;
-    if (n === 1 || unique === "") return undefined;
-    let h = 0;
-    for (let i = 0; i < unique.length; i++) h = (h * 31 + unique.charCodeAt(i)) | 0;
-    return this.#slots[(h >>> 0) % n];
+    if (this.#slots.length === 1 || unique === "") return undefined;
+    let best: Slot | undefined;
+    let top = -1;
+    for (const s of this.#slots) {
+      let h = 0;
+      for (const c of `${s.server}\0${unique}`) h = Math.imul(h ^ c.charCodeAt(0), 0x9e3779b1) >>> 0;
+      if (h > top) [best, top] = [s, h];
+    }
+    return best;
   }
 
   /** A live connection, round-robin, without waiting. */
@@ -336,7 +341,7 @@ export class BaseClient {
           logger: this.#options.logger,
           window: this.#options.requestWindow,
           maxPacketSize: this.#options.maxPacketSize,
-          tap: this.#options.tap ? (d, p) => this.#options.tap!(d, p, slot.server) : undefined,
+          tap: this.#options.tap,
         });
         slot.conn = conn;
         slot.failures = 0;

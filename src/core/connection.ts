@@ -28,7 +28,7 @@ export interface PacketConnectionOptions {
   /** Magic expected from the peer. @default "res" */
   expect?: Magic;
   /** Called before each outgoing packet and after each incoming one (the playground's packet inspector). */
-  tap?: (direction: "out" | "in", packet: Packet) => void;
+  tap?: (direction: "out" | "in", packet: Packet, server: string) => void;
 }
 
 
@@ -87,7 +87,7 @@ export class PacketConnection {
     // each write as one message, and a bridge closes with 1009 on a message over its packet limit.
     if (this.#writer.length + (args[args.length - 1]?.length ?? 0) >= WRITE_NOW) this.#flush(true);
     this.#writer.write(type, args, "req");
-    if (this.#tap) this.#tap("out", { type: type as Packet["type"], magic: "req", args: args.map(toBytes) });
+    if (this.#tap) this.#tap("out", { type: type as Packet["type"], magic: "req", args: args.map(toBytes) }, this.remote);
     this.#scheduleFlush();
     if (this.#writer.length >= WRITE_NOW) this.#flush(true);
     return this.#blocked ? (this.#drained ??= deferred<void>()).promise : undefined;
@@ -141,7 +141,7 @@ export class PacketConnection {
     }
     for (const p of packets) {
       if (this.#closed) return;
-      if (this.#tap) this.#tap("in", p);
+      if (this.#tap) this.#tap("in", p, this.remote);
       this.#handler.packet(p);
     }
   }

@@ -90,9 +90,9 @@ export function toDefinition<C>(name: string, fn: JobHandler<C> | PartitionedFun
     throw new InvalidArgumentError(`${name} needs a handler, or partitioned({ partition })`);
   }
   const timeout = options.timeout ?? 0;
-  if (!Number.isInteger(timeout) || timeout < 0) throw new InvalidArgumentError(`timeout of ${name} must be a whole number of ms ≥ 0`);
+  if (!Number.isInteger(timeout) || timeout < 0) throw new InvalidArgumentError(`timeout of ${name} must be a whole number of ms >= 0`);
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new InvalidArgumentError(`maxInFlight of ${name} must be a whole number ≥ 1`);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new InvalidArgumentError(`maxInFlight of ${name} must be a whole number >= 1`);
   return {
     name, handler, timeout: timeout > 0 ? Math.max(timeout, 1000) : 0,
     aggregate: partition?.aggregate as FunctionDefinition["aggregate"], run: partition?.run, context: options.context,

@@ -41,7 +41,7 @@ export interface CommonOptions {
   libgearmanCompatible?: boolean;
   /** Bearer token for `ws://` / `wss://` servers behind a gearman-bridge. */
   token?: string;
-  /** Sees every packet sent and received (the playground's packet inspector). */
+  /** Sees every packet sent and received, with the connection's address (the playground's packet inspector). */
   tap?: (direction: "out" | "in", packet: Packet, server: string) => void;
 }
 
@@ -126,7 +126,7 @@ function common(o: CommonOptions, fallback: ConnectorFactory | undefined): Resol
   }
   const factory = o.connector ?? fallback;
   if (!factory) {
-    throw new InvalidArgumentError("no connector: pass options.connector (gearman-sdk/core has no default)");
+    throw new InvalidArgumentError("no connector: pass options.connector");
   }
   return {
     servers: Object.freeze([...o.servers]),

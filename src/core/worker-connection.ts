@@ -4,7 +4,7 @@
  * loop, and ERROR packets taken as asynchronous events that never disturb the loop's bookkeeping.
  * @module
  */
-import type { GearmanError } from "../errors.ts";
+import { ConnectionError, type GearmanError } from "../errors.ts";
 import { argText, type Packet, type PacketArg } from "../protocol/packet.ts";
 import { PacketType, packetTypeName } from "../protocol/packet-types.ts";
 import { PacketConnection, type PacketConnectionOptions } from "./connection.ts";
@@ -56,6 +56,8 @@ export class WorkerConnection {
   #owner: WorkerConnectionOwner;
   #pollInterval: number;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Armed while GRABs are out: gearmand answers a GRAB at once, so a server silent this long is hung. */
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
   #grabsSent = 0;
   /** Functions registered now (CAN_DO and no CANT_DO since). */
   #registered = new Set<string>();
@@ -74,6 +76,7 @@ export class WorkerConnection {
       closed: (err) => {
         this.answered.resolve(err);
         this.#stopPoll();
+        clearTimeout(this.#watchdog);
         owner.closed(this, err);
       },
     }, options);
@@ -140,6 +143,15 @@ export class WorkerConnection {
     this.sleeping = false;
     this.#stopPoll();
     this.send(PacketType.GRAB_JOB_ALL, []);
+    this.#watch();
+  }
+
+  /** (Re)arms the watchdog while GRABs are out: no packet for max(pollInterval, 1 s) closes the connection (it reconnects). */
+  #watch(): void {
+    clearTimeout(this.#watchdog);
+    this.#watchdog = this.grabs > 0
+      ? setTimeout(() => this.#conn.close(new ConnectionError(`${this.server} left a GRAB unanswered`)), Math.max(1000, this.#pollInterval))
+      : undefined;
   }
 
   /**
@@ -179,6 +191,11 @@ export class WorkerConnection {
 
   #onPacket(p: Packet): void {
     this.answered.resolve(undefined);
+    this.#handle(p);
+    this.#watch();
+  }
+
+  #handle(p: Packet): void {
     switch (p.type) {
       case PacketType.NO_JOB:
         // With other GRABs still out, send no more and sleep once they are all answered.

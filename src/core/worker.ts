@@ -51,6 +51,8 @@ export class BaseWorker {
   #grabsOut = 0;
   #started = false;
   #stopping = false;
+  /** stop() is closing the connections: nothing more runs. */
+  #closing = false;
   #idle: Deferred<void> | undefined;
   #mapHost: MapHost | undefined;
   /** Timers armed through `#after` and not yet fired: stop() clears them. */
@@ -122,6 +124,7 @@ export class BaseWorker {
       await Promise.race([this.#idle.promise, deadline]);
       clearTimeout(timer);
     }
+    this.#closing = true;
     for (const s of this.#slots) {
       for (const { job } of s.conn?.jobs.values() ?? []) job.abort_("the worker is stopping");
       s.conn?.close();
@@ -146,14 +149,14 @@ export class BaseWorker {
         assigned: (c, a) => this.#onAssigned(c, a),
         idle: (c, answeredGrab) => {
           if (answeredGrab) this.#grabAnswered(c);
-          this.#pump();
+          this.#release();
         },
         serverError: (c, code, text) => this.#onServerError(c, code, text),
         closed: (c, err) => this.#onClosed(slot, c, err),
       }, {
         maxPacketSize: this.#options.maxPacketSize,
         pollInterval: this.#options.pollInterval,
-        tap: this.#options.tap ? (d, p) => this.#options.tap!(d, p, slot.server) : undefined,
+        tap: this.#options.tap,
       });
       slot.conn = conn;
       conn.register(this.#options.clientId, this.#functions.values());
@@ -161,6 +164,7 @@ export class BaseWorker {
       // A bridge refuses a CAN_DO by closing: the GRAB's answer says the registration went through.
       const refused = conn.grabs > 0 && (await conn.answered.promise);
       if (refused) throw refused;
+      if (this.#stopping) throw new ClosedError("the worker stopped while starting");
       slot.failures = 0;
     } catch (err) {
       this.#scheduleReconnect(slot, err as Error);
@@ -176,13 +180,14 @@ export class BaseWorker {
       slot.failures = 30;
     }
     const delay = backoffDelay(slot.failures++, this.#options.reconnectDelay, this.#options.maxReconnectDelay);
-    this.#options.logger.debug?.(`worker reconnecting to ${slot.server} in ${Math.round(delay)} ms: ${err?.message ?? "closed"}`);
+    this.#options.logger.debug?.(`reconnect to ${slot.server} in ${Math.round(delay)} ms: ${err?.message}`);
     slot.timer = this.#after(delay, () => void this.#connect(slot).catch(() => {}));
   }
 
   #onClosed(slot: Slot, conn: WorkerConnection, err: GearmanError | undefined): void {
     if (slot.conn === conn) slot.conn = undefined;
     this.#grabsOut -= conn.grabs;
+    this.#release();
     // gearmand requeues every job this connection held; results sent now would be refused.
     for (const { job } of conn.jobs.values()) job.abort_(`connection to ${slot.server} lost`);
     this.#scheduleReconnect(slot, err);
@@ -211,7 +216,8 @@ export class BaseWorker {
     const def = this.#functions.get(a.functionName);
     const job = new Job(a, def?.context, this.#channelOf(conn));
     conn.jobs.set(a.handle, { job, def });
-    if (conn.parks(a.functionName)) job.abort_("parked");
+    // Closing: a job a GRAB still brings is not run; gearmand gives it to another worker once the connection is gone.
+    if (this.#closing || conn.parks(a.functionName)) job.abort_("parked");
     this.#grabAnswered(conn);
     if (job.ended) {
       // parked: its function's CANT_DO gives it back

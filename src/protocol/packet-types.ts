@@ -5,51 +5,27 @@
  * @module
  */
 
-/** Packet type numbers, named as in libgearman `protocol.h` (without the `GEARMAN_COMMAND_` prefix). */
-export const PacketType = {
-  CAN_DO: 1,
-  CANT_DO: 2,
-  RESET_ABILITIES: 3,
-  PRE_SLEEP: 4,
-  UNUSED: 5,
-  NOOP: 6,
-  SUBMIT_JOB: 7,
-  JOB_CREATED: 8,
-  GRAB_JOB: 9,
-  NO_JOB: 10,
-  JOB_ASSIGN: 11,
-  WORK_STATUS: 12,
-  WORK_COMPLETE: 13,
-  WORK_FAIL: 14,
-  GET_STATUS: 15,
-  ECHO_REQ: 16,
-  ECHO_RES: 17,
-  SUBMIT_JOB_BG: 18,
-  ERROR: 19,
-  STATUS_RES: 20,
-  SUBMIT_JOB_HIGH: 21,
-  SET_CLIENT_ID: 22,
-  CAN_DO_TIMEOUT: 23,
-  ALL_YOURS: 24,
-  WORK_EXCEPTION: 25,
-  OPTION_REQ: 26,
-  OPTION_RES: 27,
-  WORK_DATA: 28,
-  WORK_WARNING: 29,
-  GRAB_JOB_UNIQ: 30,
-  JOB_ASSIGN_UNIQ: 31,
-  SUBMIT_JOB_HIGH_BG: 32,
-  SUBMIT_JOB_LOW: 33,
-  SUBMIT_JOB_LOW_BG: 34,
-  SUBMIT_JOB_SCHED: 35,
-  SUBMIT_JOB_EPOCH: 36,
-  SUBMIT_REDUCE_JOB: 37,
-  SUBMIT_REDUCE_JOB_BACKGROUND: 38,
-  GRAB_JOB_ALL: 39,
-  JOB_ASSIGN_ALL: 40,
-  GET_STATUS_UNIQUE: 41,
-  STATUS_RES_UNIQUE: 42,
-} as const;
+/**
+ * The packet type names of libgearman's `protocol.h` (without the `GEARMAN_COMMAND_` prefix), each at the index of
+ * its number: the one list {@link PacketType} and {@link packetTypeName} are made from.
+ */
+const NAMES = [
+  "", "CAN_DO", "CANT_DO", "RESET_ABILITIES", "PRE_SLEEP", "UNUSED", "NOOP", "SUBMIT_JOB", "JOB_CREATED", "GRAB_JOB",
+  "NO_JOB", "JOB_ASSIGN", "WORK_STATUS", "WORK_COMPLETE", "WORK_FAIL", "GET_STATUS", "ECHO_REQ", "ECHO_RES",
+  "SUBMIT_JOB_BG", "ERROR", "STATUS_RES", "SUBMIT_JOB_HIGH", "SET_CLIENT_ID", "CAN_DO_TIMEOUT", "ALL_YOURS",
+  "WORK_EXCEPTION", "OPTION_REQ", "OPTION_RES", "WORK_DATA", "WORK_WARNING", "GRAB_JOB_UNIQ", "JOB_ASSIGN_UNIQ",
+  "SUBMIT_JOB_HIGH_BG", "SUBMIT_JOB_LOW", "SUBMIT_JOB_LOW_BG", "SUBMIT_JOB_SCHED", "SUBMIT_JOB_EPOCH",
+  "SUBMIT_REDUCE_JOB", "SUBMIT_REDUCE_JOB_BACKGROUND", "GRAB_JOB_ALL", "JOB_ASSIGN_ALL", "GET_STATUS_UNIQUE",
+  "STATUS_RES_UNIQUE",
+] as const;
+
+/** The {@link PacketType} table's type: each name of `NAMES` with its index as the number. */
+export type PacketTypeTable = {
+  readonly [I in keyof typeof NAMES as I extends `${number}` ? Exclude<(typeof NAMES)[I], ""> : never]: I extends `${infer N extends number}` ? N : never;
+};
+
+/** Packet type numbers, named as in libgearman `protocol.h`: `PacketType.SUBMIT_JOB` is 7. */
+export const PacketType: PacketTypeTable = Object.fromEntries(NAMES.map((name, i) => [name, i]).slice(1)) as PacketTypeTable;
 
 /** Name of a packet type, e.g. `"SUBMIT_JOB"`. */
 export type PacketTypeName = keyof typeof PacketType;
@@ -109,9 +85,6 @@ export const PACKET_ARGS: Readonly<Record<PacketTypeNumber, readonly string[]>> 
   42: ["unique", "known", "running", "numerator", "denominator", "waiting"],
 };
 
-/** Names by number (index 0 unused). */
-const NAMES: string[] = [];
-for (const name in PacketType) NAMES[PacketType[name as PacketTypeName]] = name;
 
 /** True when `type` is a packet type number gearmand 1.1.20 knows (1..42). */
 export function isPacketType(type: number): type is PacketTypeNumber {
@@ -120,8 +93,8 @@ export function isPacketType(type: number): type is PacketTypeNumber {
 
 /** The name of a packet type number, or `UNKNOWN(n)`. */
 export function packetTypeName(type: number): string {
-  // Anything but 1..42 (fractions, negatives, NaN) finds no entry.
-  return NAMES[type] ?? `UNKNOWN(${type})`;
+  // Anything but 1..42 (0, fractions, negatives, NaN) finds no name.
+  return NAMES[type] || `UNKNOWN(${type})`;
 }
 
 /**

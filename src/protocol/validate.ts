@@ -47,5 +47,5 @@ export function assertUnique(unique: string): void {
 /** Throws {@link InvalidArgumentError} when the reducer name is unusable: gearmand 1.1.20 holds it to its unique limit, 64 bytes. */
 export function assertReducer(name: string): void {
   assertFunctionName(name);
-  if (checkedLength(name, 64) > 64) throw new InvalidArgumentError("the reducer name is over 64 bytes, which gearmand refuses");
+  if (checkedLength(name, 64) > 64) throw new InvalidArgumentError("reducer names may have at most 64 bytes");
 }

@@ -704,6 +704,7 @@ describe("the SDK transport and the CLI", () => {
     await expect(start({ tokens, origin: ["x"] }, {})).rejects.toThrow(/unknown policy key "origin"; expected one of verify, tokens/);
     await expect(start({ tokens, origins: "https://app.test" }, {})).rejects.toThrow(/origins and trustedProxies must be lists/);
     await expect(startBridge({ upstream: "127.0.0.1:1" } as never)).rejects.toThrow(/startBridge needs a policy/);
+    await expect(start({ tokens, hmac: { secret: SECRET, audiance: "x" } }, {})).rejects.toThrow(/unknown hmac key "audiance"/);
     // A limit left undefined takes its default; lowWaterMark 0 is allowed.
     const b = await start({ tokens }, { maxConnections: undefined, lowWaterMark: 0 });
     await b.close();

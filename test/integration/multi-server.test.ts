@@ -32,6 +32,19 @@ describe("a client with two servers", () => {
     expect(runs).toBe(6);
   });
 
+  it("clients that list the servers in another order still send one unique to the same server", async () => {
+    const [a, b] = await twoServers();
+    const fn = fname("order");
+    let runs = 0;
+    const w = res.worker({ servers: [a, b], concurrency: 2 });
+    w.defineFunction(fn, async () => (runs++, await sleep(200), "r"));
+    await w.start();
+    const ab = res.client({ servers: [a, b] });
+    const ba = res.client({ servers: [b, a] });
+    for (let i = 0; i < 6; i++) await Promise.all([ab.execute(fn, "x", { unique: `o${i}` }), ba.execute(fn, "x", { unique: `o${i}` })]);
+    expect(runs).toBe(6);
+  });
+
   it("asks the server that holds the job: getStatusUnique for background jobs, getStatus for a foreground handle", async () => {
     const servers = await twoServers();
     const fn = fname("status2");

@@ -1,9 +1,10 @@
 // Node: worker defects found by the semantics and DX audits, each reproduced against a real gearmand: an ERROR
 // that stalled every function, stop() with a self-served map job, map jobs past `concurrency`, a failed map job's
 // late sends, `timeout` on partition functions, and a rejected start() that kept retrying.
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  type Connector, GearmanReturn, InvalidArgumentError, type Job, JobExceptionError, JobFailedError, PacketType, argText, partitioned, tcpConnector,
+  ClosedError, ConnectionError, type Connector, GearmanReturn, InvalidArgumentError, type Job, JobExceptionError, JobFailedError, PacketType, argText, partitioned, tcpConnector,
 } from "../../src/node.ts";
 import { fname, gate, memoryLogger, Resources, sharedServer, sleep, tapper, text, waitFor } from "./helpers.ts";
 
@@ -103,6 +104,34 @@ describe("map jobs", () => {
     await w.stop({ timeout: 4000 });
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(text(await out.result())).toBe("A,B,C,D");
+  });
+
+  it("jobs of other functions that GRABs bring while a stopping worker closes are not run: none is lost or run twice", async () => {
+    const split = fname("split");
+    const up = fname("up");
+    const plain = fname("plain");
+    const runs = new Map<string, number>();
+    const count = (job: Job): string => (runs.set(job.text(), (runs.get(job.text()) ?? 0) + 1), `p:${job.text()}`);
+    const w = res.worker({ concurrency: 2 });
+    w.defineFunction(split, partitioned({ partition: async (job) => { for (const x of job.text().split(" ")) await job.sendData(x); } }));
+    w.defineFunction(up, async (job) => (await sleep(1000), job.text().toUpperCase()));
+    w.defineFunction(plain, count);
+    await w.start();
+    const c = res.client();
+    const out = c.submitReduce(split, up, "a b", { timeout: 10_000 });
+    await sleep(300);
+    const stopped = w.stop({ timeout: 8000 });
+    await sleep(100);
+    // Queued behind the reducer jobs: the GRABs that free slots send may bring them just as the worker closes.
+    const tasks = ["p1", "p2", "p3"].map((x) => c.submit(plain, x, { timeout: 10_000 }));
+    await stopped;
+    expect(text(await out.result())).toBe("AB");
+    // What the stopping worker did not run, a new worker does; what it ran must have been answered.
+    const w2 = res.worker();
+    w2.defineFunction(plain, count);
+    await w2.start();
+    expect((await Promise.all(tasks.map((t) => t.result()))).map(text)).toEqual(["p:p1", "p:p2", "p:p3"]);
+    expect([...runs.values()]).toEqual([1, 1, 1]);
   });
 
   it("at most `concurrency` partition functions run at once, and a concurrency-1 worker serving both sides still finishes", async () => {
@@ -214,6 +243,44 @@ describe("a start() that rejected", () => {
     await w.start();
     expect(attempts).toBe(after + 1);
     expect(text(await res.client().execute(fn, "x", { timeout: 3000 }))).toBe("ran");
+  });
+});
+
+describe("a server that accepts the connection and never answers", () => {
+  async function silentServer(): Promise<string> {
+    const sockets: Socket[] = [];
+    const srv = createServer((s) => void sockets.push(s.on("error", () => {}))).listen(0, "127.0.0.1");
+    await new Promise((r) => srv.once("listening", r));
+    res.onCleanup(() => (sockets.forEach((s) => s.destroy()), srv.close()));
+    return `127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  }
+
+  it("start() rejects with ConnectionError once the first GRAB goes unanswered for max(pollInterval, 1 s)", async () => {
+    const w = res.worker({ servers: [await silentServer()], pollInterval: 1000 });
+    w.defineFunction(fname("silent"), () => "x");
+    const t0 = Date.now();
+    const err = await w.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect(Date.now() - t0).toBeLessThan(4000);
+  });
+
+  it("stop() during such a start() makes it reject with ClosedError", async () => {
+    const w = res.worker({ servers: [await silentServer()], pollInterval: 10_000 });
+    w.defineFunction(fname("silent"), () => "x");
+    const started = w.start().catch((e: unknown) => e);
+    await sleep(200);
+    await w.stop();
+    expect(await started).toBeInstanceOf(ClosedError);
+  });
+
+  it("next to a healthy server, its unanswered GRABs are taken back and the healthy server's jobs run", async () => {
+    const fn = fname("silentmix");
+    const w = res.worker({ servers: [await silentServer(), sharedServer()], pollInterval: 1000, concurrency: 1 });
+    w.defineFunction(fn, (job) => `ok:${job.text()}`);
+    void w.start().catch(() => {});
+    const c = res.client();
+    const results = await Promise.all(["a", "b", "c"].map((x) => c.execute(fn, x, { timeout: 8000 })));
+    expect(results.map(text)).toEqual(["ok:a", "ok:b", "ok:c"]);
   });
 });
 
