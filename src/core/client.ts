@@ -4,7 +4,7 @@
  * and echo, spread over several servers with reconnect and back-off.
  * @module
  */
-import { AbortError, ClosedError, ConnectionError, type GearmanError, InvalidArgumentError, TimeoutError } from "../errors.ts";
+import { AbortError, ClosedError, ConnectionError, type GearmanError, InvalidArgumentError, ServerError, TimeoutError } from "../errors.ts";
 import { type Payload, toBytes } from "../protocol/bytes.ts";
 import { argText, type Packet } from "../protocol/packet.ts";
 import { PacketType } from "../protocol/packet-types.ts";
@@ -346,8 +346,9 @@ export class BaseClient {
         slot.conn = conn;
         slot.failures = 0;
         if (this.#options.exceptions) {
+          // Only the server's ERROR is a refusal; a connection lost meanwhile is reported by the tasks on it.
           conn.request(PacketType.OPTION_REQ, ["exceptions"], PacketType.OPTION_RES, () => {}, (e) =>
-            this.#options.logger.warn?.(`${slot.server} refused the exceptions option: ${e.message}`));
+            e instanceof ServerError && this.#options.logger.warn?.(`${slot.server} refused the exceptions option: ${e.message}`));
         }
         return conn;
       } catch (err) {

@@ -143,3 +143,16 @@ test("a policy close after start(): logged as an error each time, and the worker
   expect(errors.length).toBeGreaterThanOrEqual(1);
   expect(errors[0]).toMatch(/register of function other.fn not allowed/);
 });
+
+test("a policy close during the first request is not reported as the server refusing the exceptions option", async () => {
+  const { b } = await setup();
+  const warnings: string[] = [];
+  const client = new Client({ servers: [b.url], connector: via("tok-web"), logger: { warn: (m) => void warnings.push(m) }, reconnectDelay: 60_000 });
+  cleanups.push(() => client.close());
+  // OPTION_REQ and this SUBMIT_JOB leave in one message; the bridge refuses the message (the unique is too long with the
+  // principal prefix) and closes, so the OPTION_REQ is never answered.
+  const err = await client.execute("app.x", "x", { unique: "u".repeat(60), timeout: 5000 }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(PolicyError);
+  await new Promise((r) => setTimeout(r, 50));
+  expect(warnings.filter((w) => w.includes("exceptions option"))).toEqual([]);
+});
