@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import { formatServerAddress, parseServerAddress } from "../src/transports/address.ts";
 import { type HmacOptions, tokenVerifier, type Verify } from "./auth.ts";
-import { isList, knownKeys, principalProblem, type Principal, submitBucket, type SubmitBucket } from "./policy.ts";
+import { isList, knownKeys, principalProblem, type Principal, tokenBucket, type TokenBucket } from "./policy.ts";
 import { type Relay, relay, type RelayConfig } from "./relay.ts";
 
 export type { Principal, Role } from "./policy.ts";
@@ -25,6 +25,8 @@ const LIMITS = {
   /** @default 1000 */ maxConnectionsPerIp: 1000,
   /** Submits per second per principal; over it the connection closes with 1008 "rate limit". @default 1000 */ submitsPerSecond: 1000,
   /** @default 2 × submitsPerSecond */ submitBurst: 2000,
+  /** Bytes per second per principal from its peers; over it the bridge stops reading them for a while. @default 64 MiB */ bytesPerSecond: 67_108_864,
+  /** Foreground jobs submitted and not yet ended, per connection; over it the connection closes with 1008. @default 1000 */ maxJobsInFlight: 1000,
   /** Time to the first packet. @default 30000 */ firstPacketMs: 30_000,
   /** Ping interval; a peer is terminated after two missed pongs. @default 30000 */ heartbeatMs: 30_000,
   /** Time above the high-water mark before closing with 1008 "slow consumer". @default 10000 */ slowConsumerMs: 10_000,
@@ -62,7 +64,7 @@ export interface ConnectionLog {
   /** Packets to the peer, per type name. */ packetsOut: Record<string, number>;
   /** Bytes from the peer. */ bytesIn: number;
   /** Bytes to the peer. */ bytesOut: number;
-  /** What was refused or dropped, and why a policy close came. */ denials: string[];
+  /** What was refused or dropped, and why a policy close came, with how often. */ denials: Record<string, number>;
 }
 
 /** Something that happened at the upgrade or to a connection; never payloads, uniques or tokens. */
@@ -124,7 +126,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const log = options.logger ?? ((e: BridgeLogEntry) => process.stderr.write(`${JSON.stringify(e)}\n`));
   const path = options.path ?? "/gearman";
   const relays = new Set<Relay>();
-  const buckets = new Map<string, SubmitBucket>();
+  const buckets = new Map<string, { submits: TokenBucket; bytes: TokenBucket }>();
   // Connections open or being admitted, by cap: "" all, "ip <address>", "id <principal>".
   const held = new Map<string, number>();
   const full = (key: string, max: number): boolean => (held.get(key) ?? 0) >= max;
@@ -177,12 +179,16 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     hold(`id ${who.id}`);
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off("close", release);
-      const bucket = buckets.get(who.id) ?? submitBucket(cfg.submitsPerSecond, cfg.submitBurst);
+      const bucket = buckets.get(who.id) ?? { submits: tokenBucket(cfg.submitsPerSecond, cfg.submitBurst), bytes: tokenBucket(cfg.bytesPerSecond, cfg.bytesPerSecond) };
       buckets.set(who.id, bucket);
       const r = relay(ws, who, { origin, remote }, cfg, bucket, (entry) => {
         relays.delete(r);
         release();
-        log(entry);
+        try {
+          log(entry);
+        } catch {
+          // A logger that throws must not take every other connection down with the process.
+        }
         if (relays.size === 0) drained?.();
       });
       relays.add(r);
@@ -198,8 +204,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   };
 
   const headersTimeout = cfg.headersTimeoutMs;
-  const server = options.server ?? createServer({ headersTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
-    (_req, res) => res.writeHead(426, { "Content-Type": "text/plain" }).end("WebSocket only\n"));
+  const server = options.server ?? createServer({ headersTimeout, requestTimeout: headersTimeout, connectionsCheckingInterval: Math.min(1000, headersTimeout) },
+    (_req, res) => res.writeHead(426, { "Content-Type": "text/plain", Connection: "close" }).end("WebSocket only\n"));
   server.on("upgrade", onUpgrade);
   if (!options.server) {
     await new Promise<void>((resolve, fail) => {
@@ -212,7 +218,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
   const heartbeat = setInterval(() => {
     for (const r of relays) r.heartbeat();
-    for (const [id, b] of buckets) if (!held.has(`id ${id}`) && b.full) buckets.delete(id);
+    for (const [id, b] of buckets) if (!held.has(`id ${id}`) && b.submits.full && b.bytes.full) buckets.delete(id);
   }, cfg.heartbeatMs).unref();
 
   return {

@@ -20,8 +20,11 @@ export interface Principal {
 /** A packet's fate: undefined forwards it as it came, bytes go in its place, null drops it; a string closes with 1008 and says why. */
 export type Verdict = Uint8Array | null | undefined | string;
 
-/** A submit rate limit: `take()` is false when the principal has no submit left; `full` when forgetting it loses nothing. */
-export interface SubmitBucket { readonly rate: number; take(): boolean; readonly full: boolean }
+/**
+ * A rate limit: `take()` is false when no token is left; `spend(n)` takes `n` into debt and says how many ms until
+ * it is paid; `full` when forgetting the bucket loses nothing.
+ */
+export interface TokenBucket { readonly rate: number; take(): boolean; spend(n: number): number; readonly full: boolean }
 
 // A principal id is part of uniques and log lines, so keep it to safe characters and no `:`.
 const PRINCIPAL_ID = /^[A-Za-z0-9._@-]{1,32}$/;
@@ -54,10 +57,18 @@ const ALLOWED: Readonly<Record<Role, ReadonlySet<number>>> = {
 
 /** Why function name `raw` may not be used for `what` under allow-list `list` (exact names, `prefix*`, `*`), if it may not. */
 function nameProblem(raw: Uint8Array, list: readonly string[] | undefined, what: string): string | undefined {
-  const name = utf8(raw);
+  // gearmand compares bytes: a BOM that a default decoder drops, or bytes that are not UTF-8, must not match.
+  let name: string;
+  try {
+    name = strictUtf8.decode(raw);
+  } catch {
+    return `${what}: the function name is not valid UTF-8`;
+  }
   const ok = (list ?? []).some((p) => p === name || (p.endsWith("*") && name.startsWith(p.slice(0, -1))));
   return functionNameProblem(raw) ?? (ok ? undefined : `${what} of function ${name.slice(0, 60)} not allowed`);
 }
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 // `<id>:` as bytes, once per principal rather than once per submit.
 const namespaces = new WeakMap<Principal, Uint8Array>();
@@ -90,7 +101,7 @@ export function stripNamespace(p: Packet, who: Principal): Uint8Array | undefine
 }
 
 /** Decides what becomes of one `\0REQ` packet from a peer. Each submit takes a token from `submits`. */
-export function checkRequest(p: Packet, who: Principal, submits: SubmitBucket): Verdict {
+export function checkRequest(p: Packet, who: Principal, submits: TokenBucket): Verdict {
   if (!who.roles.some((r) => ALLOWED[r].has(p.type))) {
     return `packet type ${p.type} not allowed for ${who.roles.join("+") || "no role"} (${packetTypeName(p.type)})`;
   }
@@ -109,21 +120,18 @@ export function checkRequest(p: Packet, who: Principal, submits: SubmitBucket): 
   return nameProblem(a[0]!, who.submit, "submit") ?? (reduce ? nameProblem(a[2]!, who.submit, "submit") : undefined) ?? namespaced(p, 1, who);
 }
 
-/** A token bucket: `rate` submits per second, at most `burst` at once. */
-export function submitBucket(rate: number, burst: number): SubmitBucket {
+/** A token bucket: `rate` tokens per second, at most `burst` at once. */
+export function tokenBucket(rate: number, burst: number): TokenBucket {
   let tokens = burst, last = Date.now();
-  const refill = (): number => Math.min(burst, tokens + ((Date.now() - last) * rate) / 1000);
-  return {
-    rate,
-    take() {
-      tokens = refill();
-      last = Date.now();
-      if (tokens < 1) return false;
-      tokens -= 1;
-      return true;
-    },
-    get full() {
-      return refill() >= burst;
-    },
+  const refill = (): number => {
+    const now = Date.now();
+    tokens = Math.min(burst, tokens + ((now - last) * rate) / 1000);
+    last = now;
+    return tokens;
   };
+  const spend = (n: number): number => {
+    tokens = refill() - n;
+    return tokens >= 0 ? 0 : (-tokens * 1000) / rate;
+  };
+  return { rate, take: () => refill() >= 1 && spend(1) === 0, spend, get full() { return refill() >= burst; } };
 }

@@ -11,7 +11,7 @@ import type { ProtocolError } from "../src/errors.ts";
 import { encodePacket, HEADER_SIZE, type Packet, PacketDecoder, PacketType as T, packetTypeName, utf8 } from "../src/protocol/mod.ts";
 import { wrapSocket } from "../src/transports/tcp-node.ts";
 import type { BridgeLimits, ConnectionLog } from "./bridge.ts";
-import { checkRequest, type Principal, stripNamespace, type SubmitBucket, type Verdict } from "./policy.ts";
+import { checkRequest, type Principal, stripNamespace, type TokenBucket, type Verdict } from "./policy.ts";
 
 /** The relay's view of the bridge's settings. */
 export type RelayConfig = Readonly<Required<BridgeLimits> & { upstream: { host: string; port: number } }>;
@@ -25,6 +25,7 @@ const PLACEHOLDER = "bridge-denied-handle";
 const DENIED = encodePacket(T.ERROR, ["PERMISSION_DENIED", "GET_STATUS is only allowed for handles this connection created"], "res");
 const PROTOCOL_CLOSE: Record<string, number> = { too_large: 1009, unknown_type: 1008 };
 const BAD_MAGIC = "not a Gearman request: every packet must start with \\0REQ (no admin text)";
+const FOREGROUND: ReadonlySet<number> = new Set([T.SUBMIT_JOB, T.SUBMIT_JOB_HIGH, T.SUBMIT_JOB_LOW, T.SUBMIT_REDUCE_JOB]);
 
 /** What becomes of one packet of a chunk: new bytes in its place, null to leave it out, undefined to pass it as it came. */
 type Edit = Exclude<Verdict, string>;
@@ -55,16 +56,19 @@ function reframe(chunk: Uint8Array, at: number, packets: readonly Packet[], edit
 
 /** Relays `ws` to a new TCP connection to gearmand, checking every packet both ways; `done` gets the connection's log line. */
 export function relay(ws: WebSocket, who: Principal, meta: { origin: string | undefined; remote: string }, cfg: RelayConfig,
-  bucket: SubmitBucket, done: (log: ConnectionLog) => void): Relay {
+  buckets: { submits: TokenBucket; bytes: TokenBucket }, done: (log: ConnectionLog) => void): Relay {
   const fromPeer = new PacketDecoder({ expect: "req", maxPacketSize: cfg.maxPacketSize });
   const fromServer = new PacketDecoder({ expect: "res" });
   // Two generations: evicting the oldest handle one by one scans a Set's deleted entries each time.
   let handles = new Set<string>(), olderHandles = new Set<string>();
-  const started = Date.now(), packetsIn = new Uint32Array(43), packetsOut = new Uint32Array(43), denials: string[] = [];
-  let bytesIn = 0, bytesOut = 0, pings = 0, deniedStatus = 0;
+  const started = Date.now(), packetsIn = new Uint32Array(43), packetsOut = new Uint32Array(43);
+  // Counted per reason: a peer repeating one denied packet must not grow the log line (or the bridge's memory).
+  const denials: Record<string, number> = {};
+  const deny = (why: string): void => void (denials[why] = (denials[why] ?? 0) + 1);
+  let bytesIn = 0, bytesOut = 0, pings = 0, deniedStatus = 0, jobs = 0;
   // Bytes of gearmand's stream in a packet not yet complete; bytes given to ws.send and not yet written; ECHO_REQ bytes not yet answered.
   let partial = 0, unsent = 0, echoing = 0;
-  let tcpBlocked = false, wsBlocked = false, wsPaused = false, closing: { code: number; reason: string } | undefined;
+  let tcpBlocked = false, wsBlocked = false, wsPaused = false, throttled = false, closing: { code: number; reason: string } | undefined;
   const timers: NodeJS.Timeout[] = [];
   let slowTimer: NodeJS.Timeout | undefined;
   const timer = (ms: number, fn: () => void): number => timers.push(setTimeout(fn, ms).unref());
@@ -113,20 +117,27 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
     const edits: Edit[] = [];
     for (const p of packets) {
       packetsIn[p.type]!++;
-      const verdict = checkRequest(p, who, bucket);
+      const verdict = checkRequest(p, who, buckets.submits);
       if (typeof verdict === "string") return close(1008, verdict);
+      if (FOREGROUND.has(p.type) && ++jobs > cfg.maxJobsInFlight) return close(1008, `more than ${cfg.maxJobsInFlight} foreground jobs in flight`);
       let edit: Edit = verdict;
-      if (edit === null) denials.push("SET_CLIENT_ID is set by the bridge");
+      if (edit === null) deny("SET_CLIENT_ID is set by the bridge");
       else if (p.type === T.ECHO_REQ) echoing += p.args[0]!.length;
       else if (p.type === T.GET_STATUS && !knownHandle(utf8(p.args[0]!))) {
         deniedStatus++;
-        denials.push("GET_STATUS of a foreign handle");
+        deny("GET_STATUS of a foreign handle");
         edit = encodePacket(T.GET_STATUS, [PLACEHOLDER]);
       }
       edits.push(edit);
     }
     const [out] = reframe(data, 0, packets, edits);
     if (out.length > 0 && !tcp.write(out as Uint8Array<ArrayBuffer>)) tcpBlocked = true;
+    // Over the principal's bytes/s: stop reading until the debt is paid.
+    const wait = buckets.bytes.spend(data.length);
+    if (wait > 0 && !throttled) {
+      throttled = true;
+      timer(wait, () => ((throttled = false), updatePause()));
+    }
     updatePause();
   }
 
@@ -156,6 +167,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
       handles.add(utf8(p.args[0]!));
       if (handles.size >= cfg.maxHandles) [olderHandles, handles] = [handles, new Set()];
     } else if (p.type === T.ECHO_RES) echoing -= p.args[0]!.length;
+    else if (p.type === T.WORK_COMPLETE || p.type === T.WORK_FAIL || p.type === T.WORK_EXCEPTION || p.type === T.ERROR) jobs = Math.max(0, jobs - 1);
     else if (p.type === T.STATUS_RES && deniedStatus > 0 && utf8(p.args[0]!) === PLACEHOLDER) {
       deniedStatus--;
       return DENIED;
@@ -185,7 +197,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
   // executing them and buffers their replies without limit. ECHO is the one request answered with its own size, and
   // loopback kernel buffers hide tens of MiB of it from tcp.write(), so unanswered ECHO bytes are capped at the high-water mark too.
   function updatePause(): void {
-    const pause = tcpBlocked || wsBlocked || echoing > cfg.highWaterMark;
+    const pause = tcpBlocked || wsBlocked || throttled || echoing > cfg.highWaterMark;
     if (closing || pause === wsPaused) return;
     wsPaused = pause;
     if (pause) ws.pause();
@@ -201,7 +213,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
   function close(code: number, reason: string): void {
     if (closing) return;
     closing = { code, reason };
-    if (code !== 1000 && code !== 1001 && code !== 1011) denials.push(reason);
+    if (code !== 1000 && code !== 1001 && code !== 1011) deny(reason);
     // FIN after what was already forwarded; gearmand then requeues the jobs this peer held.
     tcp.close();
     let short = reason;

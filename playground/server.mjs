@@ -37,7 +37,8 @@ function defaultBridgeLog(entry) {
   if (entry.type === "rejected") console.error(`bridge: refused ${entry.remote} (${entry.status} ${entry.reason})`);
   else if (entry.type === "connection") {
     const why = entry.reason ? ` ${entry.reason}` : "";
-    const denied = entry.denials.length ? `, denied: ${entry.denials.join("; ")}` : "";
+    const reasons = Object.entries(entry.denials).map(([why, n]) => (n > 1 ? `${why} (×${n})` : why));
+    const denied = reasons.length ? `, denied: ${reasons.join("; ")}` : "";
     console.error(`bridge: ${entry.principal} closed (${entry.code}${why}) after ${entry.durationMs} ms${denied}`);
   }
 }

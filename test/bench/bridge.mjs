@@ -54,7 +54,8 @@ if (a.role === "bridge") {
   const bridge = await startBridge({
     upstream: a.upstream,
     policy: { tokens: { [TOKEN]: { id: "bench", roles: ["client", "worker"], submit: ["*"], register: ["*"] } } },
-    limits: { submitsPerSecond: 1_000_000, maxConnections: 100_000, maxConnectionsPerIp: 100_000, maxConnectionsPerPrincipal: 100_000 },
+    // The bench measures the relay, not the policy's throttles.
+    limits: { submitsPerSecond: 1_000_000, bytesPerSecond: 2_000_000_000, maxConnections: 100_000, maxConnectionsPerIp: 100_000, maxConnectionsPerPrincipal: 100_000 },
     logger: () => {},
   });
   process.stdout.write(`READY ${bridge.port} ${bridge.url}\n`);

@@ -16,6 +16,7 @@ import { PacketDecoder } from "../../src/protocol/decoder.ts";
 import { encodePacket, PacketWriter } from "../../src/protocol/packet.ts";
 import { PacketType as T } from "../../src/protocol/packet-types.ts";
 import { type Gearmand, serverKind, startGearmand } from "../support/gearmand.ts";
+import { waitFor } from "./helpers.ts";
 import { admin, argText, openPeer, retainedBytes, rssKiB, type TcpPeer, tcpPeer, upgradeStatus, type WsPeer } from "../support/peers.ts";
 
 const SECRET = "a-test-secret-of-at-least-32-bytes!!";
@@ -272,7 +273,7 @@ describe("B: bridge policy", () => {
     await w.closed;
     await sleep(50);
     const log = env.logs.find((e) => e.type === "connection");
-    expect(log?.type === "connection" && log.denials).toEqual(["SET_CLIENT_ID is set by the bridge"]);
+    expect(log?.type === "connection" && log.denials).toEqual({ "SET_CLIENT_ID is set by the bridge": 1 });
   });
 
   test("B11: connection caps per principal and per IP → 429, global → 503", async () => {
@@ -372,6 +373,95 @@ describe("B: bridge policy", () => {
     const env = await setup({ firstPacketMs: 300 });
     const p = await peer(env, "tok-alice");
     await expectClose(p, 1008, /no packet within 300 ms/);
+  });
+});
+
+describe("B: abuse found by the second bridge audit", () => {
+  test("16,000 dropped SET_CLIENT_IDs: the log counts one reason; a logger that throws leaves the bridge up", async () => {
+    const logs: BridgeLogEntry[] = [];
+    const g = await startGearmand({ args: ["--threads=0"] });
+    cleanups.push(() => g.stop());
+    let calls = 0;
+    const logger = (e: BridgeLogEntry): void => {
+      logs.push(e);
+      if (++calls === 1) throw new Error("logger bug");
+    };
+    const b = await startBridge({ upstream: g.address, policy: POLICY, logger });
+    cleanups.push(() => b.close());
+    const w = await openPeer(b.url, { token: "tok-wa" });
+    const batch = new PacketWriter();
+    for (let i = 0; i < 16_000; i++) batch.write(T.SET_CLIENT_ID, [""]);
+    w.ws.send(batch.take());
+    w.send(T.ECHO_REQ, ["after"]);
+    await w.next(T.ECHO_RES);
+    w.ws.close();
+    await w.closed;
+    await waitFor(() => logs.some((e) => e.type === "connection"));
+    const log = logs.find((e) => e.type === "connection");
+    expect(log?.type === "connection" && log.denials).toEqual({ "SET_CLIENT_ID is set by the bridge": 16_000 });
+    // The throwing logger cost nothing: the bridge still serves.
+    const again = await openPeer(b.url, { token: "tok-alice" });
+    cleanups.push(() => again.ws.terminate());
+    again.send(T.ECHO_REQ, ["alive"]);
+    expect(argText(await again.next(T.ECHO_RES), 0)).toBe("alive");
+  });
+
+  test("bytesPerSecond: a principal over its byte rate is read more slowly, and nothing is lost", async () => {
+    const env = await setup({ bytesPerSecond: 100_000 });
+    const a = await peer(env, "tok-alice");
+    const t0 = Date.now();
+    for (let i = 0; i < 4; i++) a.send(T.ECHO_REQ, [new Uint8Array(90_000).fill(i)]);
+    for (let i = 0; i < 4; i++) expect((await a.next(T.ECHO_RES, 10_000)).args[0]![0]).toBe(i);
+    // A message is read, then its bytes are paid for: 360 kB at 100 kB/s, less the 100 kB burst and the last message,
+    // is 1.7 s of pauses.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
+  });
+
+  test("maxJobsInFlight: one foreground job over the cap → 1008; finished jobs free their place", async () => {
+    const env = await setup({ maxJobsInFlight: 3 });
+    const w = await tcp(env);
+    w.send(T.CAN_DO, ["tenantA.cap"]);
+    const a = await peer(env, "tok-alice");
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3; i++) a.send(T.SUBMIT_JOB, ["tenantA.cap", "", `r${round}j${i}`]);
+      for (let i = 0; i < 3; i++) await a.next(T.JOB_CREATED);
+      for (let i = 0; i < 3; i++) {
+        w.send(T.GRAB_JOB, []);
+        const job = await w.next(T.JOB_ASSIGN);
+        w.send(T.WORK_COMPLETE, [argText(job, 0), "done"]);
+      }
+      for (let i = 0; i < 3; i++) await a.next(T.WORK_COMPLETE);
+    }
+    for (let i = 0; i < 4; i++) a.send(T.SUBMIT_JOB, ["tenantA.cap", "", `over${i}`]);
+    await expectClose(a, 1008, /more than 3 foreground jobs in flight/);
+  });
+
+  test("a plain HTTP request with a long body gets 426 and its socket is closed, not held for minutes", async () => {
+    const env = await setup();
+    const s = connect({ port: Number(new URL(env.b.url).port), host: "127.0.0.1" });
+    s.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\nsome");
+    let reply = "";
+    s.on("data", (d) => (reply += d.toString()));
+    const closed = new Promise((r) => s.once("close", r));
+    const t0 = Date.now();
+    const drip = setInterval(() => s.writable && s.write("x"), 100);
+    await Promise.race([closed, sleep(5000)]);
+    clearInterval(drip);
+    s.destroy();
+    expect(reply).toMatch(/^HTTP\/1.1 426/);
+    expect(Date.now() - t0).toBeLessThan(4000);
+  });
+
+  test("a byte-order mark or bytes that are not UTF-8 in a function name do not pass the allow-lists", async () => {
+    const env = await setup();
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode("shared")]);
+    const a = await peer(env, "tok-alice");
+    a.send(T.SUBMIT_JOB_BG, [bom, "", "x"]);
+    await expectClose(a, 1008, /submit of function/);
+    const w = await peer(env, "tok-wa");
+    w.send(T.CAN_DO, [new Uint8Array([...new TextEncoder().encode("tenantA."), 0xff])]);
+    await expectClose(w, 1008, /register: the function name is not valid UTF-8/);
+    expect(await statusNames(env)).not.toContain("\uFEFFshared");
   });
 });
 
