@@ -1,12 +1,19 @@
 // Browser (playground): the Client panel. The tab's one Client, created on first use, and the
 // submit and map/reduce forms; each submission gets a card (task-card.ts).
-import { Client, type Priority, type Task } from "../src/browser.ts";
-import { bridgeUrl } from "./connection-header.ts";
+import { Client, MAX_UNIQUE_BYTES, type Priority, type Task } from "../src/browser.ts";
+import { bridgeUrl, principal } from "./connection-header.ts";
 import { $, h, submitOnCtrlEnter } from "./dom.ts";
 import { errorMessage } from "./format.ts";
 import type { PacketTap } from "./packet-log.ts";
 import { type Preset, PRESETS } from "./presets.ts";
-import { followTask, taskCard } from "./task-card.ts";
+import { followTask, type TaskCard, taskCard } from "./task-card.ts";
+
+const encoder = new TextEncoder();
+/**
+ * The longest unique this tab can send. The bridge files it as `<principal>:<unique>` and the job server keeps
+ * MAX_UNIQUE_BYTES; a longer one makes the bridge close the tab's client connection (1008), failing every task on it.
+ */
+const UNIQUE_LIMIT = MAX_UNIQUE_BYTES - encoder.encode(`${principal}:`).length;
 
 let client: Client | undefined;
 let logPacket: PacketTap = () => {};
@@ -26,6 +33,8 @@ export function wireClientPanel(log: PacketTap): void {
   logPacket = log;
   $("submit-form").addEventListener("submit", submitForm);
   $("reduce-form").addEventListener("submit", reduceForm);
+  $("submit-unique").addEventListener("input", checkUnique);
+  checkUnique();
   submitOnCtrlEnter($("submit-payload"));
   submitOnCtrlEnter($("reduce-payload"));
   const wc = PRESETS.find((p) => p.sample.reducer);
@@ -47,6 +56,47 @@ export function offerSample(sample: Preset["sample"]): void {
   }
 }
 
+/** Refuses (form validation) a unique the bridge would not take, and says why in the hint under it. */
+function checkUnique(): void {
+  const input = $("submit-unique") as HTMLInputElement;
+  const bytes = encoder.encode(input.value).length;
+  const why = `the bridge puts "${principal}:" in front of it and the job server keeps ${MAX_UNIQUE_BYTES} bytes`;
+  const problem = bytes > UNIQUE_LIMIT ? `The unique is ${bytes} bytes; at most ${UNIQUE_LIMIT} fit: ${why}.` : "";
+  input.setCustomValidity(problem);
+  const hint = $("unique-hint");
+  hint.textContent = problem || `At most ${UNIQUE_LIMIT} bytes: ${why}.`;
+  hint.classList.toggle("error", problem !== "");
+}
+
+/**
+ * Adds a Get status button to the card. Its answer updates the badge: a background job's only news, and for a
+ * foreground one whether it is queued or running when its worker sends no status.
+ */
+function addStatusButton(card: TaskCard, handle: string, background: boolean): void {
+  const check = h("button", { type: "button", class: "get-status", textContent: "Get status" });
+  check.setAttribute("aria-label", `Get the status of ${handle}`);
+  check.addEventListener("click", () => {
+    getClient().getStatus(handle).then(
+      (s) => {
+        const state = !s.known ? "finished" : s.running ? "running" : "queued";
+        const steps = s.known && s.denominator ? ` ${s.numerator}/${s.denominator}` : "";
+        if (background) {
+          card.setState(`${state}${steps} (background)`, s.known ? "busy" : "ok");
+          card.result(s.known ? `Status: ${state}${steps}` : "Status: finished (the server no longer knows it)", "ok");
+        } else {
+          card.event(`get status: ${s.known ? `${state}${steps}` : "unknown"}`);
+          if (s.known && card.item.dataset.state === "running") card.setState(`${state}${steps}`, "busy");
+        }
+      },
+      (err: unknown) => {
+        if (background) card.result(`Status: ${errorMessage(err)}`, "error");
+        else card.event(`get status: ${errorMessage(err)}`);
+      },
+    );
+  });
+  card.item.append(check);
+}
+
 function submitForm(ev: SubmitEvent): void {
   ev.preventDefault();
   const fn = ($("submit-fn") as HTMLInputElement).value.trim();
@@ -61,22 +111,8 @@ function submitForm(ev: SubmitEvent): void {
       (handle) => {
         card.handle(handle);
         card.event(`created ${handle}`);
-        card.setState("queued (background)", "ok");
-        const check = h("button", { type: "button", textContent: "Get status" });
-        check.setAttribute("aria-label", `Get the status of ${handle}`);
-        check.addEventListener("click", () => {
-          getClient().getStatus(handle).then(
-            (s) =>
-              card.result(
-                s.known
-                  ? `Status: ${s.running ? "running" : "queued"}${s.denominator ? `, ${s.numerator}/${s.denominator}` : ""}`
-                  : "Status: finished (the server no longer knows it)",
-                "ok",
-              ),
-            (err: unknown) => card.result(`Status: ${errorMessage(err)}`, "error"),
-          );
-        });
-        card.item.append(check);
+        card.setState("queued (background)", "busy");
+        addStatusButton(card, handle, true);
         // This page never hears a background task's outcome: the card counts as finished (Clear finished, the cap).
         card.item.dataset.state = "complete";
       },
@@ -95,6 +131,7 @@ function submitForm(ev: SubmitEvent): void {
     card.result(`Error: ${errorMessage(err)}`, "error");
     return;
   }
+  task.on("created", (ev) => addStatusButton(card, ev.handle, false));
   followTask(task, card);
 }
 

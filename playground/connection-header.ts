@@ -20,6 +20,9 @@ function newTabId(): string {
 /** This tab's id. The bridge names the tab's connections `tab-<id>`, which the server panel shows. */
 export const tabId: string = newTabId();
 
+/** This tab's bridge principal: server.mjs names it after the tab id; the bridge files its uniques as `<principal>:<unique>`. */
+export const principal: string = `tab-${tabId}`;
+
 let url = "";
 
 /** The bridge URL with this tab's id; empty until showConnection() has read the config. */
@@ -32,7 +35,7 @@ export function bridgeUrl(): string {
  * page server did not answer.
  */
 export async function showConnection(): Promise<boolean> {
-  $("tab-id").textContent = `tab-${tabId}`;
+  $("tab-id").textContent = principal;
   let config: Config;
   try {
     config = (await (await fetch("/api/config", { cache: "no-store" })).json()) as Config;

@@ -164,7 +164,8 @@ export class PacketLog {
     const size = document.createElement("span");
     size.className = "size";
     size.textContent = `${entry.size} B`;
-    summary.append(time, " ", dir, " ", type, " ", fields, size);
+    // The size ends the first line of the row; the fields, when there are any, take the line below (style.css).
+    summary.append(time, " ", dir, " ", type, " ", size, fields);
     details.append(summary);
     details.addEventListener("toggle", () => {
       if (!details.open || details.querySelector("pre")) return;

@@ -103,8 +103,9 @@ export function followTask(task: Task, card: TaskCard): void {
   task.on("*", (ev) => {
     card.event(describeEvent(ev));
     if (ev.type === "created") {
+      // The server has it; whether a worker does, only the worker's status or data (or Get status) tells.
       card.handle(ev.handle);
-      card.setState("running", "busy");
+      card.setState("queued", "busy");
     } else if (ev.type === "status" && ev.denominator > 0) {
       card.progress.hidden = false;
       card.progress.max = ev.denominator;
@@ -112,8 +113,11 @@ export function followTask(task: Task, card: TaskCard): void {
       card.progress.textContent = `${ev.numerator}/${ev.denominator}`;
       card.pct.textContent = `${Math.round((100 * Math.min(ev.numerator, ev.denominator)) / ev.denominator)} %`;
       card.setState(`running ${ev.numerator}/${ev.denominator}`, "busy");
+    } else if ((ev.type === "status" || ev.type === "data" || ev.type === "warning") && card.progress.hidden) {
+      card.setState("running", "busy");
     }
   });
+  // The outcome; once it is in, a status query (the Get status button of client-panel.ts) has nothing more to tell.
   task.result().then(
     (data) => {
       card.setState("complete", "ok");
@@ -132,5 +136,5 @@ export function followTask(task: Task, card: TaskCard): void {
         card.result(`Error: ${errorMessage(err)}`, "error");
       }
     },
-  );
+  ).finally(() => card.item.querySelector("button.get-status")?.remove());
 }

@@ -1,5 +1,5 @@
 // Browser (playground): "Jobs this tab is working on" (#jobs). The list follows the tab's Worker from
-// its packets, JOB_ASSIGN* in and WORK_* out, so it shows what went over the wire.
+// its packets, JOB_ASSIGN* in and WORK_* and CANT_DO out, so it shows what went over the wire.
 import { type Packet, PacketType } from "../src/browser.ts";
 import { $, h } from "./dom.ts";
 import { decodeText } from "./format.ts";
@@ -16,14 +16,20 @@ interface JobView {
   progress: HTMLProgressElement;
   detail: HTMLElement;
   warnings: string[];
+  /** Why the worker failed the job, as its logger said (a handler that returned no payload). */
+  reason: string;
   done: boolean;
 }
 
 const MAX_JOB_VIEWS = 50;
+const GIVEN_BACK = "given back to the server without an answer (the handler returned ERROR or timed out)";
 
 /** The job list of the tab's Worker. */
 export class WorkerJobs {
-  #views = new Map<string, JobView>();
+  /** Every row, oldest first: the cap counts these. */
+  #views: JobView[] = [];
+  /** The latest row of each handle: a job given back may come again under the same handle. */
+  #byHandle = new Map<string, JobView>();
   #onAnswered: (functionName: string) => void;
 
   /** `onAnswered` hears of each job the worker answered; jobs given back to the server do not count. */
@@ -48,7 +54,9 @@ export class WorkerJobs {
       }
       return;
     }
-    const view = a[0] ? this.#views.get(decodeText(a[0])) : undefined;
+    // CANT_DO gives back the function's jobs this worker still holds (ERROR, a timeout, a stopped function).
+    if (packet.type === PacketType.CANT_DO) return this.abandon(GIVEN_BACK, decodeText(a[0]!));
+    const view = a[0] ? this.#byHandle.get(decodeText(a[0])) : undefined;
     if (!view || view.done) return;
     switch (packet.type) {
       case PacketType.WORK_STATUS: {
@@ -74,7 +82,11 @@ export class WorkerJobs {
         this.#finish(view, "complete", `result: ${fieldText(a[1]!)}`);
         break;
       case PacketType.WORK_FAIL:
-        this.#finish(view, "failed", view.warnings.length ? `warning: ${view.warnings.at(-1)}` : "the function returned FAIL");
+        this.#finish(
+          view,
+          "failed",
+          view.reason || (view.warnings.length ? `warning: ${view.warnings.at(-1)}` : "the function returned FAIL"),
+        );
         break;
       case PacketType.WORK_EXCEPTION:
         this.#finish(view, "exception", `threw: ${decodeText(a[1]!)}`);
@@ -82,9 +94,16 @@ export class WorkerJobs {
     }
   }
 
-  /** Marks the running jobs (of one function, or all) as abandoned, with `detail` saying why. */
+  /** Reads one warning of the worker's logger: one naming a running job's handle becomes its reason to fail. */
+  note(message: string): void {
+    const handle = /\bjob (\S+?):? /.exec(`${message} `)?.[1];
+    const view = handle === undefined ? undefined : this.#byHandle.get(handle);
+    if (view && !view.done) view.reason = message;
+  }
+
+  /** Marks the running jobs (of one function, or all) as given back to the server, with `detail` saying why. */
   abandon(detail: string, functionName?: string): void {
-    for (const v of this.#views.values()) {
+    for (const v of this.#views) {
       if (!v.done && (functionName === undefined || v.functionName === functionName)) this.#finish(v, "abandoned", detail);
     }
   }
@@ -112,23 +131,28 @@ export class WorkerJobs {
       detail,
     );
     item.dataset.function = functionName;
-    const view: JobView = { handle, functionName, item, state, progress, detail, warnings: [], done: false };
-    this.#views.set(handle, view);
+    // The same handle again: the server took the job back from this worker and assigned it anew.
+    const earlier = this.#byHandle.get(handle);
+    if (earlier && !earlier.done) this.#finish(earlier, "abandoned", GIVEN_BACK);
+    const view: JobView = { handle, functionName, item, state, progress, detail, warnings: [], reason: "", done: false };
+    this.#views.push(view);
+    this.#byHandle.set(handle, view);
     $("jobs").prepend(item);
-    // Keep the newest; drop finished ones beyond the cap.
-    for (const v of [...this.#views.values()]) {
-      if (this.#views.size <= MAX_JOB_VIEWS) break;
-      if (v.done) {
-        v.item.remove();
-        this.#views.delete(v.handle);
-      }
-    }
+    // Keep the newest; drop the oldest finished ones beyond the cap.
+    let excess = this.#views.length - MAX_JOB_VIEWS;
+    this.#views = this.#views.filter((v) => {
+      if (excess <= 0 || !v.done) return true;
+      excess--;
+      v.item.remove();
+      if (this.#byHandle.get(v.handle) === v) this.#byHandle.delete(v.handle);
+      return false;
+    });
   }
 
   #finish(view: JobView, outcome: Outcome, detail: string): void {
     view.done = true;
-    view.state.textContent = outcome;
-    view.state.dataset.kind = outcome === "complete" ? "ok" : "error";
+    view.state.textContent = outcome === "abandoned" ? "given back" : outcome;
+    view.state.dataset.kind = outcome === "complete" ? "ok" : outcome === "abandoned" ? "idle" : "error";
     view.item.dataset.state = outcome;
     view.detail.textContent = detail;
     if (outcome === "complete" && !view.progress.hidden) view.progress.value = view.progress.max;

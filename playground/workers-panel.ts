@@ -1,6 +1,8 @@
 // Browser (playground): the Workers panel. The tab's one Worker, started on first use, and the
 // functions it serves (the #functions table). Jobs are worker-jobs.ts; the editor, function-editor.ts.
-import { type FunctionOptions, type Packet, Worker } from "../src/browser.ts";
+import {
+  type ConnectorFactory, consoleLogger, type FunctionOptions, type Logger, type Packet, websocketConnector, Worker,
+} from "../src/browser.ts";
 import { bridgeUrl } from "./connection-header.ts";
 import { $, h } from "./dom.ts";
 import { errorMessage } from "./format.ts";
@@ -29,12 +31,77 @@ const jobs = new WorkerJobs((functionName) => {
 });
 let worker: Worker | undefined;
 let workerReady: Promise<Worker> | undefined;
+/** The concurrency the worker was started with. */
+let workerConcurrency = 0;
+/** The worker's connection to the bridge is open (false while it reconnects). */
+let connected = false;
 let logPacket: PacketTap = () => {};
 
-/** Makes the Stop worker button work; `log` receives the worker's packets. */
+/** The worker's logger: the console, as by default, and the job list hears the warnings (why a job failed). */
+const logger: Logger = {
+  warn(message) {
+    jobs.note(message);
+    consoleLogger.warn?.(message);
+  },
+  error: (message) => consoleLogger.error?.(message),
+};
+
+/** Makes the Stop worker and Concurrency controls work; `log` receives the worker's packets. */
 export function wireWorkersPanel(log: PacketTap): void {
   logPacket = log;
   $("stop-worker").addEventListener("click", () => void stopWorker());
+  $("concurrency").addEventListener("input", showConcurrencyNote);
+}
+
+/** The Concurrency field applies when the worker starts: the note says so when it differs from the running worker's. */
+function showConcurrencyNote(): void {
+  const wanted = concurrencyField();
+  $("concurrency-note").textContent = worker && workerConcurrency !== wanted
+    ? `The worker runs ${workerConcurrency} at once; ${wanted} applies after Stop worker and starting a function again.`
+    : "Used when the worker starts.";
+}
+
+function concurrencyField(): number {
+  return Math.max(1, Math.min(64, Number(($("concurrency") as HTMLInputElement).value) || 1));
+}
+
+/** The browser's bridge connector, telling `onChange` when a connection opens and closes. */
+function watchedConnector(onChange: (open: boolean) => void): ConnectorFactory {
+  return (server, options) => {
+    const connect = websocketConnector(server, options);
+    return async (signal) => {
+      const t = await connect(signal);
+      onChange(true);
+      return {
+        remote: t.remote,
+        start: (sink) =>
+          t.start({
+            data: (chunk) => sink.data(chunk),
+            drain: () => sink.drain(),
+            closed: (err) => {
+              sink.closed(err);
+              onChange(false);
+            },
+          }),
+        write: (bytes) => t.write(bytes),
+        pause: () => t.pause(),
+        resume: () => t.resume(),
+        close: () => t.close(),
+      };
+    };
+  };
+}
+
+/** The running worker's connection opened or closed: the badges say whether it can take jobs. */
+function showConnected(open: boolean): void {
+  if (open === connected) return;
+  connected = open;
+  if (open) setWorkerState("running", "ok");
+  else {
+    setWorkerState("disconnected: reconnecting…", "error");
+    jobs.abandon("the connection to the bridge closed; the server gives the job to another worker");
+  }
+  for (const f of functions.values()) renderFunction(f);
 }
 
 /** The tab's Worker, if it is running or starting (for the console). */
@@ -84,18 +151,26 @@ function setWorkerState(state: string, kind: "idle" | "busy" | "ok" | "error" = 
 /** The tab's one Worker, started on first use. */
 function ensureWorker(): Promise<Worker> {
   if (workerReady) return workerReady;
-  const concurrency = Math.max(1, Math.min(64, Number(($("concurrency") as HTMLInputElement).value) || 1));
-  const w = new Worker({ servers: [bridgeUrl()], concurrency, tap: workerTap });
+  workerConcurrency = concurrencyField();
+  const w: Worker = new Worker({
+    servers: [bridgeUrl()],
+    concurrency: workerConcurrency,
+    tap: workerTap,
+    logger,
+    connector: watchedConnector((open) => worker === w && showConnected(open)),
+  });
   worker = w;
   setWorkerState("connecting…", "busy");
   workerReady = w.start().then(
     () => {
+      connected = true;
       setWorkerState("running", "ok");
       return w;
     },
     async (err: unknown) => {
       worker = undefined;
       workerReady = undefined;
+      connected = false;
       await w.stop({ graceful: false });
       setWorkerState(`cannot connect: ${errorMessage(err)}`, "error");
       throw err;
@@ -109,6 +184,8 @@ async function stopWorker(): Promise<void> {
   if (!w) return;
   worker = undefined;
   workerReady = undefined;
+  connected = false;
+  showConcurrencyNote();
   for (const f of functions.values()) {
     f.serving = false;
     renderFunction(f);
@@ -128,9 +205,10 @@ function optionsOf(f: FunctionState): FunctionOptions {
 }
 
 function stopFunction(f: FunctionState): void {
-  worker?.removeFunction(f.name);
   // removeFunction takes back the function's running jobs: the server hands them to another worker.
+  // (Said before its CANT_DO goes out, which the job list would otherwise read as ERROR or a timeout.)
   jobs.abandon("the function was stopped; the server gives the job to another worker", f.name);
+  worker?.removeFunction(f.name);
   f.serving = false;
   renderFunction(f);
   if (![...functions.values()].some((x) => x.serving)) void stopWorker();
@@ -158,8 +236,10 @@ function renderFunction(f: FunctionState): void {
   const remove = h("button", { type: "button", textContent: "Remove" });
   remove.setAttribute("aria-label", `Remove ${f.name}`);
   remove.addEventListener("click", () => removeFunction(f));
-  const state = h("span", { class: "badge", textContent: f.serving ? "serving" : "stopped" });
-  state.dataset.kind = f.serving ? "ok" : "idle";
+  // Serving, as far as this tab can tell: the function is defined and the worker's connection is open.
+  const online = f.serving && connected;
+  const state = h("span", { class: "badge", textContent: online ? "serving" : f.serving ? "offline" : "stopped" });
+  state.dataset.kind = online ? "ok" : f.serving ? "error" : "idle";
   f.row.dataset.function = f.name;
   f.row.replaceChildren(
     h("th", { scope: "row" }, h("code", { textContent: f.name }), h("span", { class: "kind", textContent: f.kind })),

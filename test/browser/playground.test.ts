@@ -285,3 +285,198 @@ describe("playground on GEARMAN_SERVERS", () => {
     }
   });
 });
+
+/** Defines a function in the editor and waits until it is served. */
+async function define(page: Page, name: string, code: string, timeout = ""): Promise<void> {
+  await page.bringToFront();
+  await page.locator("#editor").evaluate((d: HTMLDetailsElement) => (d.open = true));
+  await page.getByLabel("Function name").fill(name);
+  await page.getByLabel(/^Code/).fill(code);
+  await page.getByLabel("Timeout (ms)").fill(timeout);
+  await page.getByRole("button", { name: "Define and start" }).click();
+  await page.locator(`#functions tr[data-function="${name}"] .badge`, { hasText: "serving" }).waitFor({ timeout: WAIT });
+}
+
+/** Elements under `root` whose right edge passes the viewport's (the page would scroll sideways). */
+function overflowing(page: Page, root = "body"): Promise<string[]> {
+  return page.evaluate((sel) => {
+    const vw = document.documentElement.clientWidth;
+    return Array.from(document.querySelectorAll(`${sel} *`))
+      .filter((el) => !el.closest(".visually-hidden, [hidden]"))
+      .filter((el) => {
+        const r = el.getBoundingClientRect();
+        return r.width > 0 && r.right > vw + 0.5;
+      })
+      .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}.${el.className}`);
+  }, root);
+}
+
+describe("playground details (embedded job server)", () => {
+  let pg: Playground;
+  let chrome: Chromium;
+
+  beforeAll(async () => {
+    pg = await startPlayground({ port: 0, upstream: "embedded", quiet: true });
+    chrome = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await chrome?.close();
+    await pg?.close();
+  });
+
+  afterEach(async () => {
+    for (const p of chrome.context.pages()) await p.close();
+    const errors = chrome.errors.splice(0);
+    expect(errors).toEqual([]);
+  });
+
+  test("a job given back (ERROR) is marked so when it comes again, and the job list keeps its cap of 50", async () => {
+    const page = await open(chrome, pg);
+    await startPreset(page, "reverse");
+    // 55 quick jobs fill the list to its cap.
+    await page.evaluate(() => {
+      const form = document.getElementById("submit-form") as HTMLFormElement;
+      for (let i = 0; i < 55; i++) {
+        (document.getElementById("submit-fn") as HTMLInputElement).value = "reverse";
+        (document.getElementById("submit-payload") as HTMLTextAreaElement).value = `r${i}`;
+        form.requestSubmit();
+      }
+    });
+    await expect.poll(() => page.locator('#jobs li.job[data-state="complete"]').count(), { timeout: WAIT }).toBe(50);
+    await define(page, "err", "(job) => GearmanReturn.ERROR");
+    await submit(page, "err", "requeue me");
+    const rows = page.locator('#jobs li.job[data-function="err"]');
+    // The worker gives it back with a growing back-off (250 ms, 500 ms, …): three runs come within seconds.
+    await expect.poll(() => rows.count(), { timeout: WAIT }).toBeGreaterThanOrEqual(3);
+    expect(await rows.locator('.badge:text-is("running")').count()).toBeLessThanOrEqual(1);
+    expect(await rows.filter({ hasText: "given back" }).count()).toBeGreaterThanOrEqual(2);
+    expect(await page.locator("#jobs li.job").count()).toBeLessThanOrEqual(50);
+    await page.getByRole("button", { name: "Stop err" }).click();
+    await expect.poll(() => rows.locator('.badge:text-is("running")').count(), { timeout: WAIT }).toBe(0);
+  });
+
+  test("a unique too long for the bridge's namespace is refused by the form; the tab's other jobs carry on", async () => {
+    const page = await open(chrome, pg);
+    await startPreset(page, "slow");
+    await startPreset(page, "reverse");
+    await submit(page, "slow", "4");
+    const slow = page.locator('#tasks li.task[data-function="slow"]').first();
+    await slow.locator("ol.events li", { hasText: "status 1/4" }).waitFor({ timeout: WAIT });
+    // The page knows its principal, tab-<id>: the bridge stores `tab-<id>:<unique>`, at most 63 bytes.
+    const tab = await page.locator("#tab-id").innerText();
+    const limit = 63 - tab.length - 1;
+    await submit(page, "reverse", "too long", { unique: "u".repeat(limit + 1) });
+    expect(await page.locator("#submit-unique").evaluate((i: HTMLInputElement) => i.validity.valid)).toBe(false);
+    expect(await page.locator("#unique-hint").innerText()).toContain(`${limit}`);
+    expect(await page.locator('#tasks li.task[data-function="reverse"]').count()).toBe(0);
+    await submit(page, "reverse", "just fits", { unique: "u".repeat(limit) });
+    expect(await taskResult(page, "reverse", "Result:")).toBe("Result: stif tsuj");
+    expect(await taskResult(page, "slow", "Result:")).toBe("Result: done after 4 steps");
+  });
+
+  test("each packet's size sits on that packet's row", async () => {
+    const page = await open(chrome, pg);
+    await submit(page, "nobody", "x");
+    await submit(page, "nobody", "a somewhat longer payload here", { priority: "high" });
+    await page.locator('#packet-list li[data-type="JOB_CREATED"]').nth(1).waitFor({ timeout: WAIT });
+    for (const width of [1280, 600, 360]) {
+      await page.setViewportSize({ width, height: 800 });
+      const misplaced = await page.locator("#packet-list li").evaluateAll((lis) =>
+        lis.filter((li) => {
+          const row = li.querySelector("summary")!.getBoundingClientRect();
+          const size = li.querySelector(".size")!.getBoundingClientRect();
+          return size.top < row.top - 0.5 || size.bottom > row.bottom + 0.5 || size.right > row.right + 0.5;
+        }).map((li) => li.dataset.type)
+      );
+      expect(misplaced, `at ${width} px`).toEqual([]);
+    }
+  });
+
+  test("badges say what the page knows: queued until a worker is heard of, status answers, why a job failed", async () => {
+    const page = await open(chrome, pg);
+    // No worker for it: the server has the job, nobody runs it.
+    await submit(page, "nobody.here", "x");
+    const nobody = page.locator('#tasks li.task[data-function="nobody.here"]').first();
+    await nobody.locator(".badge", { hasText: /^queued$/ }).waitFor({ timeout: WAIT });
+    await nobody.getByRole("button", { name: /Get the status of/ }).click();
+    await nobody.locator("ol.events li", { hasText: "get status: queued" }).waitFor({ timeout: WAIT });
+    expect(await nobody.locator(".badge").innerText()).toBe("queued");
+
+    // A background job: Get status updates its badge, running, then finished.
+    await startPreset(page, "slow");
+    await submit(page, "slow", "6", { background: true });
+    const bg = page.locator('#tasks li.task[data-function="slow"]').first();
+    await bg.locator(".badge", { hasText: "queued (background)" }).waitFor({ timeout: WAIT });
+    await page.locator('#jobs li.job[data-function="slow"] .badge', { hasText: "running" }).waitFor({ timeout: WAIT });
+    await bg.getByRole("button", { name: /Get the status of/ }).click();
+    await bg.locator(".badge", { hasText: /^running( \d+\/6)? \(background\)$/ }).waitFor({ timeout: WAIT });
+    await page.locator('#jobs li.job[data-function="slow"][data-state="complete"]').waitFor({ timeout: WAIT });
+    await bg.getByRole("button", { name: /Get the status of/ }).click();
+    await bg.locator(".badge", { hasText: "finished (background)" }).waitFor({ timeout: WAIT });
+
+    // A handler that returns no payload: the job says what the SDK logged.
+    await define(page, "objecty", "(job) => ({ not: 'a payload' })");
+    await submit(page, "objecty", "x");
+    expect(await taskResult(page, "objecty", "Failed")).toBe("Failed (WORK_FAIL)");
+    const failed = page.locator('#jobs li.job[data-function="objecty"][data-state="failed"]');
+    await failed.waitFor({ timeout: WAIT });
+    expect(await failed.locator(".detail").innerText()).toContain("not a payload");
+  });
+
+  test("when the bridge goes away, the worker and its functions say so", async () => {
+    const own = await startPlayground({ port: 0, upstream: "embedded", quiet: true });
+    try {
+      const page = await open(chrome, own);
+      await startPreset(page, "reverse");
+      expect(await page.locator("#worker-state").innerText()).toBe("running");
+      await own.close();
+      await page.locator("#worker-state", { hasText: "disconnected" }).waitFor({ timeout: WAIT });
+      await page.locator('#functions tr[data-function="reverse"] .badge', { hasText: "offline" }).waitFor({ timeout: WAIT });
+    } finally {
+      await own.close();
+      // The browser reports each failed reconnect and status poll on the console: expected here.
+      const expected = /WebSocket connection to|Failed to load resource|ERR_CONNECTION_REFUSED/;
+      chrome.errors.push(...chrome.errors.splice(0).filter((e) => !expected.test(e)));
+    }
+  });
+
+  test("narrow screens: long names wrap, labels stay with their controls, wide enough number fields", async () => {
+    const page = await open(chrome, pg, { width: 1280, height: 900 });
+    const long = "a.really.long.function.name.that.goes.on.and.on.and.on";
+    await define(page, long, "(job) => job.text()", "10000");
+    await submit(page, long, "x");
+    await taskResult(page, long, "Result:");
+    for (const width of [320, 360, 600]) {
+      await page.setViewportSize({ width, height: 900 });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), `scrollWidth at ${width} px`).toBeLessThanOrEqual(width);
+      expect(await overflowing(page), `at ${width} px`).toEqual([]);
+      // A label and its control share a line.
+      for (const id of ["submit-fn", "submit-priority", "submit-unique", "reduce-fn", "reduce-reducer", "fn-timeout", "concurrency"]) {
+        const apart = await page.locator(`#${id}`).evaluate((el: HTMLInputElement) => {
+          const c = el.getBoundingClientRect();
+          const l = el.labels![0]!.getBoundingClientRect();
+          return Math.abs((c.top + c.bottom) / 2 - (l.top + l.bottom) / 2);
+        });
+        expect(apart, `#${id} and its label at ${width} px`).toBeLessThan(8);
+      }
+    }
+    // "10000" fits in the Timeout field.
+    const [need, has] = await page.locator("#fn-timeout").evaluate((el: HTMLInputElement) => {
+      const probe = document.createElement("span");
+      probe.style.font = getComputedStyle(el).font;
+      probe.textContent = el.value;
+      document.body.append(probe);
+      const w = probe.getBoundingClientRect().width;
+      probe.remove();
+      const cs = getComputedStyle(el);
+      // The spin buttons take about 1.2em of the content box.
+      return [w + 1.2 * parseFloat(cs.fontSize), el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)];
+    });
+    expect(need).toBeLessThanOrEqual(has);
+    // The Concurrency note is visible.
+    expect(await page.locator("#concurrency-note").isVisible()).toBe(true);
+    const box = await page.locator("#concurrency-note").boundingBox();
+    expect(box!.width).toBeGreaterThan(20);
+  });
+});
