@@ -165,7 +165,7 @@ export class PolicyError extends GearmanError {
   readonly reason: string;
   /** From the bridge's WebSocket close code and reason. */
   constructor(closeCode: number, reason: string) {
-    super(ErrorCode.POLICY, `the bridge closed the connection (${closeCode}): ${reason || "no reason given"}`);
+    super(ErrorCode.POLICY, `the bridge closed the connection (${closeCode})${reason ? `: ${reason}` : ""}`);
     this.closeCode = closeCode;
     this.reason = reason;
   }

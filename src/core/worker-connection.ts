@@ -58,6 +58,8 @@ export class WorkerConnection {
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   /** Armed while GRABs are out: gearmand answers a GRAB at once, so a server silent this long is hung. */
   #watchdog: ReturnType<typeof setTimeout> | undefined;
+  /** Packets received: what the watchdog looks at. */
+  #heard = 0;
   #grabsSent = 0;
   /** Functions registered now (CAN_DO and no CANT_DO since). */
   #registered = new Set<string>();
@@ -143,15 +145,19 @@ export class WorkerConnection {
     this.sleeping = false;
     this.#stopPoll();
     this.send(PacketType.GRAB_JOB_ALL, []);
-    this.#watch();
+    if (!this.#watchdog) this.#watch(this.#heard);
   }
 
-  /** (Re)arms the watchdog while GRABs are out: no packet for max(pollInterval, 1 s) closes the connection (it reconnects). */
-  #watch(): void {
-    clearTimeout(this.#watchdog);
-    this.#watchdog = this.grabs > 0
-      ? setTimeout(() => this.#conn.close(new ConnectionError(`${this.server} left a GRAB unanswered`)), Math.max(1000, this.#pollInterval))
-      : undefined;
+  /**
+   * While GRABs are out, checks every pollInterval + 1 s that the server said anything since the last check: a
+   * server that stays silent is hung, and the connection closes (and reconnects). A count, not a timer per packet.
+   */
+  #watch(seen: number): void {
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = undefined;
+      if (this.grabs && this.#heard === seen) this.#conn.close(new ConnectionError(`${this.server} went silent`));
+      else if (this.grabs) this.#watch(this.#heard);
+    }, this.#pollInterval + 1000);
   }
 
   /**
@@ -191,11 +197,7 @@ export class WorkerConnection {
 
   #onPacket(p: Packet): void {
     this.answered.resolve(undefined);
-    this.#handle(p);
-    this.#watch();
-  }
-
-  #handle(p: Packet): void {
+    this.#heard++;
     switch (p.type) {
       case PacketType.NO_JOB:
         // With other GRABs still out, send no more and sleep once they are all answered.
