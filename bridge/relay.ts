@@ -70,7 +70,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
   let partial = 0, unsent = 0, echoing = 0;
   let tcpBlocked = false, wsBlocked = false, wsPaused = false, throttled = false, closing: { code: number; reason: string } | undefined;
   const timers: NodeJS.Timeout[] = [];
-  let slowTimer: NodeJS.Timeout | undefined;
+  let slowTimer: NodeJS.Timeout | undefined, throttle: NodeJS.Timeout | undefined;
   const timer = (ms: number, fn: () => void): number => timers.push(setTimeout(fn, ms).unref());
 
   const tcp = wrapSocket(connect({ ...cfg.upstream, noDelay: true }));
@@ -94,7 +94,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
   ws.on("pong", () => (pings = 0)).on("error", () => {});
   ws.on("close", (code: number, reason: Buffer) => {
     const end = (closing ??= { code, reason: reason.toString() });
-    for (const t of [...timers, slowTimer]) clearTimeout(t);
+    for (const t of [...timers, slowTimer, throttle]) clearTimeout(t);
     tcp.close();
     done({ type: "connection", principal: who.id, ...meta, durationMs: Date.now() - started, code: end.code, reason: end.reason,
       packetsIn: counts(packetsIn), packetsOut: counts(packetsOut), bytesIn, bytesOut, denials });
@@ -136,7 +136,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
     const wait = buckets.bytes.spend(data.length);
     if (wait > 0 && !throttled) {
       throttled = true;
-      timer(wait, () => ((throttled = false), updatePause()));
+      throttle = setTimeout(() => ((throttled = false), updatePause()), wait).unref();
     }
     updatePause();
   }
