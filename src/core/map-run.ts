@@ -22,7 +22,9 @@ import type { WorkerConnection } from "./worker-connection.ts";
 
 /** What a map job needs of its worker (its private parts, handed over by the worker only). */
 export interface MapHost {
+  /** The worker's options (servers, connector, logger, concurrency, libgearmanCompatible, tap). */
   readonly options: ResolvedWorkerOptions;
+  /** True once stop() was called: no queued map job starts then. */
   stopping(): boolean;
   /** The worker's own client for reducer jobs, made on first use; the worker closes it on stop(). */
   reducer: BaseClient | undefined;
@@ -32,8 +34,11 @@ export interface MapHost {
   readonly queue: [WorkerConnection, Job<unknown>, FunctionDefinition][];
   /** A map job ended: the worker may take more jobs, or finish stopping. */
   release(): void;
+  /** Sends the job's terminal packet (after a WORK_WARNING when `warning` is given) and frees it. */
   finish(conn: WorkerConnection, job: Job<unknown>, type: number, args: readonly PacketArg[], warning?: string): void;
+  /** Gives the job back to gearmand, as for a handler that returned ERROR. */
   requeue(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void;
+  /** The job's timeout passed: as for a plain job that timed out. */
   timedOut(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void;
   /** The worker's armed timers, which stop() clears: a map job's timeout timer goes in while it is armed. */
   readonly timers: Set<ReturnType<typeof setTimeout>>;

@@ -55,39 +55,42 @@ function wordCount(s: string): number {
   return s.split(/\s+/).filter(Boolean).length;
 }
 
+/**
+ * One playground and one Chromium for a describe block, set up before its tests (read them as `s.pg`, `s.chrome`):
+ * any console error or uncaught exception in any tab fails the test that caused it.
+ */
+function playgroundHooks(upstream: "gearmand" | "embedded"): { pg: Playground; chrome: Chromium } {
+  const s = {} as { pg: Playground; chrome: Chromium };
+  beforeAll(async () => {
+    s.pg = await startPlayground({ port: 0, upstream, quiet: true });
+    s.chrome = await launchChromium();
+  });
+  afterAll(async () => {
+    await s.chrome?.close();
+    await s.pg?.close();
+  });
+  afterEach(async () => {
+    for (const p of s.chrome.context.pages()) await p.close();
+    expect(s.chrome.errors.splice(0)).toEqual([]);
+  });
+  return s;
+}
+
 for (const upstream of ["gearmand", "embedded"] as const) {
   describe(`playground on ${upstream}`, () => {
-    let pg: Playground;
-    let chrome: Chromium;
-
-    beforeAll(async () => {
-      pg = await startPlayground({ port: 0, upstream, quiet: true });
-      chrome = await launchChromium();
-    });
-
-    afterAll(async () => {
-      await chrome?.close();
-      await pg?.close();
-    });
-
-    afterEach(async () => {
-      for (const p of chrome.context.pages()) await p.close();
-      // Any console error or uncaught exception in any tab fails the test that caused it.
-      const errors = chrome.errors.splice(0);
-      expect(errors).toEqual([]);
-    });
+    const s = playgroundHooks(upstream);
 
     test("says which job server it talks to", async () => {
-      expect(pg.upstream.kind).toBe(upstream);
-      const page = await open(chrome, pg);
+      expect(s.pg.upstream.kind).toBe(upstream);
+      const page = await open(s.chrome, s.pg);
       const text = await page.locator("#upstream").innerText();
       expect(text).toContain(upstream === "gearmand" ? "gearmand" : "embedded job server");
-      expect(text).toContain(pg.upstream.address);
+      expect(text).toContain(s.pg.upstream.address);
       expect(await page.locator("#upstream").getAttribute("data-kind")).toBe(upstream);
     });
 
     test("a preset worker serves a job submitted from the client panel; inspector and server panel", async () => {
-      const page = await open(chrome, pg);
+      const page = await open(s.chrome, s.pg);
       await startPreset(page, "reverse");
       await submit(page, "reverse", "Hello, Gearman!");
       expect(await taskResult(page, "reverse", "Result:")).toBe("Result: !namraeG ,olleH");
@@ -124,7 +127,7 @@ for (const upstream of ["gearmand", "embedded"] as const) {
     });
 
     test("map/reduce: word count with progress", async () => {
-      const page = await open(chrome, pg);
+      const page = await open(s.chrome, s.pg);
       await startPreset(page, "wordcount");
       const wc = PRESETS.find((p) => p.id === "wordcount")!;
       const lines = wc.sample.payload.split("\n").filter((l) => l.trim() !== "").length;
@@ -147,7 +150,7 @@ for (const upstream of ["gearmand", "embedded"] as const) {
     });
 
     test("the function editor: define, run, a syntax error, edit and redefine", async () => {
-      const page = await open(chrome, pg);
+      const page = await open(s.chrome, s.pg);
       await page.getByText("Write or edit a function").click();
       await page.getByLabel("Function name").fill("shout");
       await page.getByLabel(/^Code/).fill('(job) => job.text() + "!"');
@@ -177,8 +180,8 @@ for (const upstream of ["gearmand", "embedded"] as const) {
     });
 
     test("two tabs: one is the worker, the other the client", async () => {
-      const workerTab = await open(chrome, pg);
-      const clientTab = await open(chrome, pg);
+      const workerTab = await open(s.chrome, s.pg);
+      const clientTab = await open(s.chrome, s.pg);
       await startPreset(workerTab, "uppercase");
       await startPreset(workerTab, "slow");
       await startPreset(workerTab, "fail");
@@ -233,7 +236,7 @@ for (const upstream of ["gearmand", "embedded"] as const) {
     });
 
     test("keyboard only, labels, and a narrow screen", async () => {
-      const page = await open(chrome, pg, { width: 390, height: 844 });
+      const page = await open(s.chrome, s.pg, { width: 390, height: 844 });
       // Every form control has a label.
       const unlabeled = await page.evaluate(() =>
         Array.from(document.querySelectorAll("input, select, textarea"))
@@ -312,27 +315,10 @@ function overflowing(page: Page, root = "body"): Promise<string[]> {
 }
 
 describe("playground details (embedded job server)", () => {
-  let pg: Playground;
-  let chrome: Chromium;
-
-  beforeAll(async () => {
-    pg = await startPlayground({ port: 0, upstream: "embedded", quiet: true });
-    chrome = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await chrome?.close();
-    await pg?.close();
-  });
-
-  afterEach(async () => {
-    for (const p of chrome.context.pages()) await p.close();
-    const errors = chrome.errors.splice(0);
-    expect(errors).toEqual([]);
-  });
+  const s = playgroundHooks("embedded");
 
   test("a job given back (ERROR) is marked so when it comes again, and the job list keeps its cap of 50", async () => {
-    const page = await open(chrome, pg);
+    const page = await open(s.chrome, s.pg);
     await startPreset(page, "reverse");
     // 55 quick jobs fill the list to its cap.
     await page.evaluate(() => {
@@ -357,7 +343,7 @@ describe("playground details (embedded job server)", () => {
   });
 
   test("a unique too long for the bridge's namespace is refused by the form; the tab's other jobs carry on", async () => {
-    const page = await open(chrome, pg);
+    const page = await open(s.chrome, s.pg);
     await startPreset(page, "slow");
     await startPreset(page, "reverse");
     await submit(page, "slow", "4");
@@ -376,7 +362,7 @@ describe("playground details (embedded job server)", () => {
   });
 
   test("each packet's size sits on that packet's row", async () => {
-    const page = await open(chrome, pg);
+    const page = await open(s.chrome, s.pg);
     await submit(page, "nobody", "x");
     await submit(page, "nobody", "a somewhat longer payload here", { priority: "high" });
     await page.locator('#packet-list li[data-type="JOB_CREATED"]').nth(1).waitFor({ timeout: WAIT });
@@ -394,7 +380,7 @@ describe("playground details (embedded job server)", () => {
   });
 
   test("badges say what the page knows: queued until a worker is heard of, status answers, why a job failed", async () => {
-    const page = await open(chrome, pg);
+    const page = await open(s.chrome, s.pg);
     // No worker for it: the server has the job, nobody runs it.
     await submit(page, "nobody.here", "x");
     const nobody = page.locator('#tasks li.task[data-function="nobody.here"]').first();
@@ -427,7 +413,7 @@ describe("playground details (embedded job server)", () => {
   test("when the bridge goes away, the worker and its functions say so", async () => {
     const own = await startPlayground({ port: 0, upstream: "embedded", quiet: true });
     try {
-      const page = await open(chrome, own);
+      const page = await open(s.chrome, own);
       await startPreset(page, "reverse");
       expect(await page.locator("#worker-state").innerText()).toBe("running");
       await own.close();
@@ -437,12 +423,12 @@ describe("playground details (embedded job server)", () => {
       await own.close();
       // The browser reports each failed reconnect and status poll on the console: expected here.
       const expected = /WebSocket connection to|Failed to load resource|ERR_CONNECTION_REFUSED/;
-      chrome.errors.push(...chrome.errors.splice(0).filter((e) => !expected.test(e)));
+      s.chrome.errors.push(...s.chrome.errors.splice(0).filter((e) => !expected.test(e)));
     }
   });
 
   test("narrow screens: long names wrap, labels stay with their controls, wide enough number fields", async () => {
-    const page = await open(chrome, pg, { width: 1280, height: 900 });
+    const page = await open(s.chrome, s.pg, { width: 1280, height: 900 });
     const long = "a.really.long.function.name.that.goes.on.and.on.and.on";
     await define(page, long, "(job) => job.text()", "10000");
     await submit(page, long, "x");

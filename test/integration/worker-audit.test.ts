@@ -4,7 +4,7 @@
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  ClosedError, ConnectionError, type Connector, GearmanReturn, InvalidArgumentError, type Job, JobExceptionError, JobFailedError, PacketType, argText, partitioned, tcpConnector,
+  ClosedError, ConnectionError, type Connector, GearmanReturn, InvalidArgumentError, type Job, JobExceptionError, JobFailedError, PacketType, argText, partitioned, tcpConnector, type Worker,
 } from "../../src/node.ts";
 import { fname, gate, memoryLogger, Resources, sharedServer, sleep, tapper, text, waitFor } from "./helpers.ts";
 
@@ -19,25 +19,33 @@ function abortedOr(job: Job, ms: number): Promise<void> {
   });
 }
 
+/**
+ * A worker where function `a` runs "slow" until `release`, and "flaky" returns ERROR on its first run: "slow" is
+ * running and "flaky" has had its first run when this resolves. `more` defines the worker's other functions.
+ */
+async function slowThenFlaky(a: string, options: Parameters<Resources["worker"]>[0], more: (w: Worker) => void) {
+  const release = gate();
+  const runs: string[] = [];
+  const w = res.worker(options);
+  w.defineFunction(a, async (job) => {
+    runs.push(job.text());
+    if (job.text() === "slow") return await release.promise.then(() => "slow done");
+    return job.text() === "flaky" && runs.filter((r) => r === "flaky").length === 1 ? GearmanReturn.ERROR : `${job.text()} done`;
+  });
+  more(w);
+  await w.start();
+  const c = res.client();
+  const slow = c.submit(a, "slow", { timeout: 10_000 });
+  await waitFor(() => runs.length === 1, 3000, "slow running");
+  const flaky = c.submit(a, "flaky", { timeout: 10_000 });
+  await waitFor(() => runs.length === 2, 3000, "flaky's first run");
+  return { c, release, runs, slow, flaky };
+}
+
 describe("ERROR leaves only its function alone", () => {
   it("while an errored job waits for its slow sibling, the worker still takes another function's jobs", async () => {
-    const a = fname("erra");
     const b = fname("errb");
-    const release = gate();
-    const runs: string[] = [];
-    const w = res.worker({ concurrency: 4 });
-    w.defineFunction(a, async (job) => {
-      runs.push(job.text());
-      if (job.text() === "slow") return await release.promise.then(() => "slow done");
-      return runs.filter((r) => r === "flaky").length === 1 ? GearmanReturn.ERROR : "flaky done";
-    });
-    w.defineFunction(b, (job) => `b${job.text()}`);
-    await w.start();
-    const c = res.client();
-    const slow = c.submit(a, "slow", { timeout: 10_000 });
-    await waitFor(() => runs.length === 1, 3000, "slow running");
-    const flaky = c.submit(a, "flaky", { timeout: 10_000 });
-    await waitFor(() => runs.length === 2, 3000, "flaky's first run");
+    const { c, release, runs, slow, flaky } = await slowThenFlaky(fname("erra"), { concurrency: 4 }, (w) => w.defineFunction(b, (job) => `b${job.text()}`));
     const bs = await Promise.all(["1", "2", "3"].map((x) => c.execute(b, x, { timeout: 2000 })));
     expect(bs.map(text)).toEqual(["b1", "b2", "b3"]);
     release.resolve();
@@ -48,24 +56,9 @@ describe("ERROR leaves only its function alone", () => {
 
   it("a job of the waiting function that a later GRAB brings is not run then: it goes back with the CANT_DO and runs once", async () => {
     const a = fname("parka");
-    const b = fname("parkb");
-    const release = gate();
-    const runs: string[] = [];
     const wt = tapper();
     const logger = memoryLogger();
-    const w = res.worker({ concurrency: 4, tap: wt.tap, logger });
-    w.defineFunction(a, async (job) => {
-      runs.push(job.text());
-      if (job.text() === "slow") return await release.promise.then(() => "slow done");
-      return job.text() === "flaky" && runs.filter((r) => r === "flaky").length === 1 ? GearmanReturn.ERROR : `${job.text()} done`;
-    });
-    w.defineFunction(b, () => "b");
-    await w.start();
-    const c = res.client();
-    const slow = c.submit(a, "slow", { timeout: 10_000 });
-    await waitFor(() => runs.length === 1, 3000, "slow running");
-    const flaky = c.submit(a, "flaky", { timeout: 10_000 });
-    await waitFor(() => runs.length === 2, 3000, "flaky's first run");
+    const { c, release, runs, slow, flaky } = await slowThenFlaky(a, { concurrency: 4, tap: wt.tap, logger }, (w) => w.defineFunction(fname("parkb"), () => "b"));
     const later = c.submit(a, "later", { timeout: 10_000 });
     const ASSIGN: number[] = [PacketType.JOB_ASSIGN, PacketType.JOB_ASSIGN_UNIQ, PacketType.JOB_ASSIGN_ALL];
     const assigned = () => wt.packets.filter((p) => p.direction === "in" && ASSIGN.includes(p.packet.type));
