@@ -183,16 +183,8 @@ export class Task {
   #emit(event: TaskEvent): void {
     const listeners = this.#listeners;
     if (listeners) {
-      for (const l of [...(listeners.get(event.type) ?? []), ...(listeners.get("*") ?? [])]) {
-        // A listener that throws must not cut the connection's packet stream short (other tasks' replies are in it).
-        try {
-          l(event);
-        } catch (err) {
-          queueMicrotask(() => {
-            throw err;
-          });
-        }
-      }
+      notify(listeners.get(event.type), event);
+      notify(listeners.get("*"), event);
     }
     if (this.#iterators) for (const it of this.#iterators) it.push(event);
   }
@@ -212,5 +204,20 @@ export class Task {
     this.#iterators = undefined;
     this.owner?.forget(this);
     this.owner = undefined;
+  }
+}
+
+/** Calls each listener; one that throws must not cut the connection's packet stream short (other tasks' replies are in it). */
+function notify(set: Set<Listener> | undefined, event: TaskEvent): void {
+  if (set) {
+    for (const l of set) {
+      try {
+        l(event);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
   }
 }

@@ -97,24 +97,21 @@ test("40 submits of 300 KB in one turn through the bridge: each WebSocket messag
   expect(results.map((r) => new TextDecoder().decode(r))).toEqual(Array(40).fill("300000"));
 });
 
-/** A tok-svc connector that counts its connection attempts. */
-function counting(): { attempts: number; connector: ReturnType<typeof via> } {
-  const out = {
-    attempts: 0,
-    connector: (server: string) => (signal?: AbortSignal) => (out.attempts++, via("tok-svc")(server)(signal)),
-  };
-  return out;
+/** A tok-svc worker through the bridge that counts its connection attempts and keeps its error log lines. */
+function countingWorker(url: string, reconnectDelay: number, maxReconnectDelay: number): { worker: Worker; attempts: () => number; errors: string[] } {
+  let attempts = 0;
+  const errors: string[] = [];
+  const worker = new Worker({
+    servers: [url], connector: (server) => (signal) => (attempts++, via("tok-svc")(server)(signal)), reconnectDelay, maxReconnectDelay,
+    logger: { warn: () => {}, error: (m) => void errors.push(m) },
+  });
+  cleanups.push(() => worker.stop({ graceful: false }));
+  return { worker, attempts: () => attempts, errors };
 }
 
 test("a worker whose CAN_DO the bridge refuses: start() rejects with the PolicyError, logged as an error, and nothing retries", async () => {
   const { b } = await setup();
-  const errors: string[] = [];
-  const c = counting();
-  const worker = new Worker({
-    servers: [b.url], connector: c.connector, reconnectDelay: 20, maxReconnectDelay: 200,
-    logger: { warn: () => {}, error: (m) => void errors.push(m) },
-  });
-  cleanups.push(() => worker.stop({ graceful: false }));
+  const { worker, attempts, errors } = countingWorker(b.url, 20, 200);
   worker.defineFunction("other.fn", () => "never");
   const err = await worker.start().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(PolicyError);
@@ -122,24 +119,18 @@ test("a worker whose CAN_DO the bridge refuses: start() rejects with the PolicyE
   expect((err as PolicyError).reason).toMatch(/register of function other.fn not allowed/);
   expect(errors.join("\n")).toMatch(/register of function other.fn not allowed/);
   await new Promise((r) => setTimeout(r, 500));
-  expect(c.attempts).toBe(1);
+  expect(attempts()).toBe(1);
 });
 
 test("a policy close after start(): logged as an error each time, and the worker retries only at maxReconnectDelay", async () => {
   const { b } = await setup();
-  const errors: string[] = [];
-  const c = counting();
-  const worker = new Worker({
-    servers: [b.url], connector: c.connector, reconnectDelay: 10, maxReconnectDelay: 400,
-    logger: { warn: () => {}, error: (m) => void errors.push(m) },
-  });
-  cleanups.push(() => worker.stop({ graceful: false }));
+  const { worker, attempts, errors } = countingWorker(b.url, 10, 400);
   worker.defineFunction("app.ok", () => "ok");
   await worker.start();
   worker.defineFunction("other.fn", () => "never");
   await new Promise((r) => setTimeout(r, 1200));
   // At most one attempt per 200-400 ms (the jittered maximum), not one per 10 ms.
-  expect(c.attempts).toBeLessThanOrEqual(7);
+  expect(attempts()).toBeLessThanOrEqual(7);
   expect(errors.length).toBeGreaterThanOrEqual(1);
   expect(errors[0]).toMatch(/register of function other.fn not allowed/);
 });
