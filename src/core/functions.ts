@@ -113,3 +113,8 @@ export function thrownMessage(err: unknown): string {
 export function isReturnCode(v: unknown): v is ReturnCode {
   return v === GearmanReturn.SUCCESS || v === GearmanReturn.FAIL || v === GearmanReturn.ERROR;
 }
+
+/** True for a promise or any other object with a `then` method, as `await` sees it. */
+export function isThenable(value: unknown): value is PromiseLike<HandlerResult> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
+}

@@ -12,7 +12,7 @@ import type { PacketArg } from "../protocol/packet.ts";
 import { backoffDelay, deferred, type Deferred } from "./events.ts";
 import {
   type FunctionDefinition, type FunctionOptions, GearmanReturn, type HandlerResult,
-  type JobHandler, type PartitionedFunction, thrownMessage, toDefinition,
+  isThenable, type JobHandler, type PartitionedFunction, thrownMessage, toDefinition,
 } from "./functions.ts";
 import { Job, type JobChannel } from "./job.ts";
 import type { MapHost } from "./map-run.ts";
@@ -28,8 +28,7 @@ interface Slot {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-const ERROR_BACKOFF_BASE = 250;
-const ERROR_BACKOFF_CAP = 30_000;
+const ERROR_BACKOFF_BASE = 250, ERROR_BACKOFF_CAP = 30_000;
 /** Time left to gearmand's own CAN_DO_TIMEOUT timer before a timed-out job is given back with CANT_DO. */
 const TIMEOUT_GRACE = 200;
 
@@ -219,9 +218,9 @@ export class BaseWorker {
     // Closing: a job a GRAB still brings is not run; gearmand gives it to another worker once the connection is gone.
     if (this.#closing || conn.parks(a.functionName)) job.abort_("parked");
     this.#grabAnswered(conn);
-    if (job.ended) {
-      // parked: its function's CANT_DO gives it back
-    } else if (!def) {
+    // Parked: its function's CANT_DO gives it back.
+    if (job.ended) return this.#pump();
+    if (!def) {
       this.#options.logger.warn?.(`job ${a.handle}: no function ${a.functionName} here, failing it`);
       this.#finish(conn, job, PacketType.WORK_FAIL, [a.handle], `no handler for ${a.functionName}`);
     } else if (a.reducer !== "") {
@@ -398,8 +397,4 @@ export class BaseWorker {
     const log = code === "JOB_NOT_FOUND" ? this.#options.logger.debug : this.#options.logger.warn;
     log?.(`${conn.server} answered ERROR ${code}: ${text}`);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<HandlerResult> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
