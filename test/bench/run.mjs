@@ -46,8 +46,6 @@ const serverMod = process.env.BENCH_SERVER_URL ? { url: process.env.BENCH_SERVER
   : await locateOptional(["server.js", "server/node.js"], "src/server/node.ts", "server");
 const bridgeMod = process.env.BENCH_BRIDGE_URL ? { url: process.env.BENCH_BRIDGE_URL, origin: process.env.BENCH_BRIDGE_URL }
   : await locateOptional(["bridge.js", "bridge/bridge.js"], "bridge/bridge.ts", "bridge");
-const interopBench = ["test/interop/bench_client.c", "test/interop/bench_worker.c", "test/support/build-interop.ts"]
-  .filter((p) => { try { readFileSync(join(ROOT, p)); return true; } catch { return false; } });
 
 const GEARMAND_DEFAULT = [];
 const GEARMAND_T0 = ["--threads=0"];
@@ -440,7 +438,6 @@ const meta = {
   sdk: `gearman-sdk ${sdkVersion} (${process.env.GEARMAN_SDK_DIST ?? "dist/node.js"})`,
   peers: "abraxas 2.1.10, gearman 2.1.0, gearmanode 0.9.2, C: test/bench/c/bench_{client,worker}.c on libgearman (gcc -O2)",
   embeddedServer: serverMod.origin ?? serverMod.error, bridge: bridgeMod.origin ?? bridgeMod.error,
-  interopBenchPair: interopBench.length ? interopBench : "test/interop/bench_client.c / bench_worker.c absent: the bench uses its own pair in test/bench/c/",
   reps: REPS, seconds: (Date.now() - T0) / 1000,
 };
 const preamble = [

@@ -258,34 +258,36 @@ describe("our client against a libgearman worker", () => {
   });
 });
 
-describe("the benchmark pair (bench_client, bench_worker)", () => {
+describe("the benchmark's C pair (test/bench/c: bench_client, bench_worker)", () => {
   const bench = (args: string[]) => runPeer(bin.bench_client, ["-h", gearmand.host, "-p", String(gearmand.port), ...args], { timeout: 30_000 });
+  const run = async (args: string[]): Promise<Record<string, unknown>> => {
+    const r = await bench(args);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
 
-  it("bench_client against bench_worker: throughput and latency lines", async () => {
+  it("bench_client against bench_worker: throughput and latency lines, every echo intact", async () => {
     const fn = fname("bench_c");
-    startPeer(bin.bench_worker, ["-h", gearmand.host, "-p", String(gearmand.port), "-f", fn, "-c", "2"]);
+    startPeer(bin.bench_worker, ["-h", gearmand.host, "-p", String(gearmand.port), "-f", fn, "-t", "2"]);
     await waitForWorkers(gearmand.address, fn, 2);
-    const throughput = await bench(["-f", fn, "-n", "500", "-k", "50"]);
-    expect(throughput.code).toBe(0);
-    expect(JSON.parse(throughput.stdout)).toMatchObject({ mode: "throughput", jobs: 500, inflight: 50, size: 100 });
-    const latency = await bench(["-f", fn, "-n", "50", "-l"]);
-    expect(latency.code).toBe(0);
-    const l = JSON.parse(latency.stdout) as { p50_us: number; p99_us: number };
-    expect(l.p50_us).toBeGreaterThan(0);
-    expect(l.p99_us).toBeGreaterThanOrEqual(l.p50_us);
+    expect(await run(["-f", fn, "-m", "throughput", "-n", "500", "-i", "50"])).toMatchObject({ mode: "throughput", jobs: 500, bad: 0, ok: true });
+    const l = await run(["-f", fn, "-m", "latency", "-n", "50"]);
+    expect(l).toMatchObject({ mode: "latency", jobs: 50, bad: 0 });
+    expect(l.p50).toBeGreaterThan(0);
+    expect(l.p99).toBeGreaterThanOrEqual(l.p50 as number);
   });
 
-  it("bench_client against our echo worker, and our client against bench_worker", async () => {
+  it("every bench_client mode against our echo worker, and our client against bench_worker", async () => {
     const ours = fname("bench_ts");
     const w = res.worker({ servers: [gearmand.address], concurrency: 50 });
     w.defineFunction(ours, (job) => job.workload);
     await w.start();
-    const run = await bench(["-f", ours, "-n", "500", "-k", "50", "-s", "1000"]);
-    expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ jobs: 500, size: 1000 });
+    expect(await run(["-f", ours, "-m", "throughput", "-n", "500", "-i", "50", "-s", "1000"])).toMatchObject({ jobs: 500, bad: 0, ok: true });
+    expect(await run(["-f", ours, "-m", "big", "-s", String(4 << 20)])).toMatchObject({ mode: "big", intact: true, bytes: 4 << 20 });
+    expect(await run(["-f", ours, "-m", "bg", "-n", "200"])).toMatchObject({ mode: "bg", jobs: 200, ok: true });
 
     const theirs = fname("bench_cw");
-    startPeer(bin.bench_worker, ["-h", gearmand.host, "-p", String(gearmand.port), "-f", theirs, "-c", "1"]);
+    startPeer(bin.bench_worker, ["-h", gearmand.host, "-p", String(gearmand.port), "-f", theirs, "-t", "1"]);
     await waitForWorkers(gearmand.address, theirs);
     const c = res.client({ servers: [gearmand.address] });
     const payloads = Array.from({ length: 200 }, (_, i) => `job-${i}`);

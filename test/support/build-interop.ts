@@ -1,16 +1,18 @@
-// Node: compiles the libgearman interop peers (test/interop/*.c) into test/interop/bin/ when a source is newer than its binary.
+// Node: compiles the libgearman peers into test/interop/bin/ when a source is newer than its binary: the interop pair
+// (test/interop/*.c) and the benchmark's C pair (test/bench/c/*.c), so that the tests check the very programs `npm run bench` times.
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
-/** The C programs under test/interop/. */
+/** The C peers: the interop pair and the benchmark pair. */
 export type InteropProgram = "interop_client" | "interop_worker" | "bench_client" | "bench_worker";
 
-/** Every C program under test/interop/. */
+/** Every C peer. */
 export const INTEROP_PROGRAMS: readonly InteropProgram[] = ["interop_client", "interop_worker", "bench_client", "bench_worker"];
 
 const SOURCE_DIR = fileURLToPath(new URL("../interop/", import.meta.url));
+const BENCH_SOURCE_DIR = fileURLToPath(new URL("../bench/c/", import.meta.url));
 const BIN_DIR = join(SOURCE_DIR, "bin");
 const INSTALL_HINT = "install libgearman's headers with `sudo apt-get install -y libgearman-dev` (and gcc with `sudo apt-get install -y gcc`)";
 
@@ -46,7 +48,7 @@ function newer(source: string, binary: string): boolean {
 export async function buildInterop(names: readonly InteropProgram[] = INTEROP_PROGRAMS): Promise<Record<InteropProgram, string>> {
   mkdirSync(BIN_DIR, { recursive: true });
   await Promise.all(names.map(async (name) => {
-    const source = join(SOURCE_DIR, `${name}.c`);
+    const source = join(name.startsWith("bench_") ? BENCH_SOURCE_DIR : SOURCE_DIR, `${name}.c`);
     const binary = interopBinary(name);
     if (!newer(source, binary)) return;
     const tmp = `${binary}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
