@@ -2,7 +2,7 @@
 /** Bearer tokens in `Sec-WebSocket-Protocol: gearman.v1, bearer.<token>`: static, or HMAC-SHA256-signed and expiring (JWT-shaped). @module */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { type Principal, principalProblem } from "./policy.ts";
+import { knownKeys, type Principal, principalProblem } from "./policy.ts";
 
 /** Decides who is connecting; `null` means "no or bad credentials" (HTTP 401). */
 export type Verify = (req: IncomingMessage) => Promise<Principal | null>;
@@ -61,6 +61,8 @@ export function tokenVerifier({ tokens = {}, hmac }: { tokens?: Record<string, P
   const byHash = new Map(Object.entries(tokens).map(([token, principal]) => {
     const problem = principalProblem(principal);
     if (problem) throw new TypeError(problem);
+    // A typo must not pass unseen: "expires" for "exp" would make a token meant to lapse valid for ever.
+    knownKeys(principal, ["id", "roles", "submit", "register", "exp", "allowEpoch"], "principal key");
     return [sha256(token), principal];
   }));
   return async (req) => {

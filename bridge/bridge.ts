@@ -125,6 +125,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const proxies = new Set(policy.trustedProxies ?? []);
   const log = options.logger ?? ((e: BridgeLogEntry) => process.stderr.write(`${JSON.stringify(e)}\n`));
   const path = options.path ?? "/gearman";
+  if (!path.startsWith("/")) throw new TypeError(`path must start with "/", not ${JSON.stringify(path)}`);
   const relays = new Set<Relay>();
   const buckets = new Map<string, { submits: TokenBucket; bytes: TokenBucket }>();
   // Connections open or being admitted, by cap: "" all, "ip <address>", "id <principal>".

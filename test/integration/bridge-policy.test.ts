@@ -799,4 +799,25 @@ describe("the SDK transport and the CLI", () => {
     const b = await start({ tokens }, { maxConnections: undefined, lowWaterMark: 0 });
     await b.close();
   });
+
+  test("a typo in a principal's keys, or a path without its leading /, stops the start", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bridge-cli-"));
+    const file = join(dir, "policy.json");
+    const refused = async (json: object, args: string[], message: RegExp): Promise<void> => {
+      writeFileSync(file, JSON.stringify(json));
+      await expect(main(["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--policy", file, ...args], {})).rejects.toThrow(message);
+    };
+    const ok = { id: "a", roles: ["client"], submit: ["*"] };
+    // "expires" for "exp" would make a token meant to lapse valid for ever; "submitt" would refuse every submit unexplained.
+    await refused({ tokens: { t: { ...ok, expires: 1 } } }, [],
+      /unknown principal key "expires"; expected one of id, roles, submit, register, exp, allowEpoch/);
+    await refused({ tokens: { t: { ...ok, submitt: ["x"] } } }, [], /unknown principal key "submitt"/);
+    const policy = { tokens: { t: { ...ok, allowepoch: true } as never } };
+    await expect(startBridge({ upstream: "127.0.0.1:1", logger: () => {}, policy })).rejects.toThrow(/unknown principal key "allowepoch"/);
+    // Without its "/" the path matches no request and the printed URL is "ws://127.0.0.1:4731gearman".
+    await refused({ tokens: { t: ok } }, ["--path", "gearman"], /path must start with "\/", not "gearman"/);
+    const b = await main(["--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1", "--policy", file, "--path", "/jobs"], {});
+    expect(b!.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/jobs$/);
+    await b!.close();
+  });
 });

@@ -60,4 +60,30 @@ describe("README policy file", () => {
     expect(limits.submitsPerSecond).toBe(100);
     expect(() => parsePolicyFile(json!, {})).toThrow(/secret/);
   });
+
+  it("the gearman-bridge command line, as written, starts a bridge on that policy after `npm install gearman-sdk`", async () => {
+    const { main } = await import("../../bridge/cli.ts");
+    const pkg = JSON.parse(readFileSync(resolve(__dirname, "../../package.json"), "utf8"));
+    expect(Object.keys(pkg.bin)).toContain("gearman-bridge");
+    const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes("gearman-bridge")) ?? "";
+    const lines = block.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim());
+    // A package's bins are not on PATH after `npm install`: `npx` runs them.
+    const m = /^npx gearman-bridge (.*)$/.exec(lines.find((l) => l.includes("gearman-bridge")) ?? "");
+    expect(m, `README bridge command:\n${block}`).not.toBeNull();
+    // The environment the block exports (the policy's hmac.secretEnv among it), with a value of our own.
+    const env = Object.fromEntries(lines.flatMap((l) => /^export ([A-Z_]+)=/.exec(l)?.[1] ?? []).map((k) => [k, "readme-secret"]));
+    const dir = mkdtempSync(join(__dirname, ".readme-"));
+    try {
+      writeFileSync(join(dir, "policy.json"), /```json\n([\s\S]*?)```/.exec(readme)![1]!);
+      const args = m![1]!.trim().split(/\s+/).map((a) => a === "policy.json" ? join(dir, a) : a
+        .replace("127.0.0.1:4731", "127.0.0.1:0").replace("127.0.0.1:4730", `127.0.0.1:${inject("gearmandPort")}`));
+      const log = console.log;
+      console.log = () => {};
+      const bridge = await main(args, env).finally(() => (console.log = log));
+      expect(bridge!.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/gearman$/);
+      await bridge!.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
