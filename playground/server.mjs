@@ -56,7 +56,8 @@ export async function startPlayground(options = {}) {
     buildPage(),
   ]);
   const upstream = await openUpstream(options.upstream);
-  const admin = new AdminClient({ server: upstream.address });
+  // The page polls the status endpoint: a stuck upstream must answer it with an error, not hang it.
+  const admin = new AdminClient({ server: upstream.address, timeout: 5000 });
   let version = "";
   try {
     version = await admin.version();

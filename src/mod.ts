@@ -10,7 +10,7 @@ export * from "./protocol/mod.ts";
 export type { Connector, ConnectorFactory, ConnectorOptions, Transport, TransportSink } from "./core/transport.ts";
 export { BaseClient, type JobStatus, type SubmitOptions, type UniqueJobStatus } from "./core/client.ts";
 export { BaseWorker } from "./core/worker.ts";
-export { BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
+export { type AdminCallOptions, BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
 export { Task, type Priority, type TaskEvent, type TaskEventOf, type TaskEventType } from "./core/task.ts";
 export { Job } from "./core/job.ts";
 export {

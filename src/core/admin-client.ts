@@ -4,7 +4,7 @@
  * any transport, with typed answers. Commands are pipelined and answered in order.
  * @module
  */
-import { ClosedError, ConnectionError, InvalidArgumentError } from "../errors.ts";
+import { AbortError, ClosedError, ConnectionError, InvalidArgumentError, TimeoutError } from "../errors.ts";
 import {
   type AdminResponse, AdminResponseReader, type AdminResponseShape, adminCommandLine, adminShape,
   type FunctionPriorityStatus, type FunctionStatus, type JobInfo, parseJobs, parseOk, parsePriorityStatus,
@@ -19,11 +19,37 @@ export interface AdminClientOptions {
   server: string;
   /** Maps the address to a connector; runtime entries set it. */
   connector?: ConnectorFactory;
+  /**
+   * Longest wait for each command's answer, connecting included, in ms; then the command rejects with
+   * `TimeoutError` (its late answer is read and dropped). Overridden per call. @default no limit
+   */
+  timeout?: number;
+}
+
+/** Per-call options of an {@link BaseAdminClient} command. */
+export interface AdminCallOptions {
+  /** Longest wait for the answer in ms, then `TimeoutError`. @default the client's `timeout` */
+  timeout?: number;
+  /** Aborting rejects the command with `AbortError` (its late answer is read and dropped). */
+  signal?: AbortSignal;
 }
 
 interface Pending {
   shape: AdminResponseShape;
   done: Deferred<AdminResponse>;
+  /** Rejected already (timeout, abort, close): its answer, if any, is dropped. */
+  gone: boolean;
+}
+
+/** One connection: its transport and the commands it owes answers to, in order. */
+interface Conn {
+  t: Transport;
+  pending: Pending[];
+  reader: AdminResponseReader;
+}
+
+function checkTimeout(timeout: number | undefined): void {
+  if (timeout !== undefined && !(timeout > 0)) throw new InvalidArgumentError(`timeout must be > 0 ms, not ${timeout}`);
 }
 
 /**
@@ -38,136 +64,184 @@ interface Pending {
 export class BaseAdminClient {
   readonly #server: string;
   readonly #connector: ConnectorFactory;
-  #transport: Promise<Transport> | undefined;
-  #pending: Pending[] = [];
-  #reader = new AdminResponseReader();
+  readonly #timeout: number | undefined;
+  #conn: Promise<Conn> | undefined;
   #closed = false;
 
   /** Connects lazily, on the first command; `defaultConnector` is what a runtime entry's `AdminClient` passes. */
   constructor(options: AdminClientOptions, defaultConnector?: ConnectorFactory) {
     const connector = options.connector ?? defaultConnector;
     if (!connector) throw new InvalidArgumentError("AdminClient needs a connector: import it from a runtime entry");
+    checkTimeout(options.timeout);
     this.#server = options.server;
     this.#connector = connector;
+    this.#timeout = options.timeout;
   }
 
-  /** Sends one command line and returns the raw response lines. */
-  async command(line: string): Promise<string[]> {
+  /** Sends one command line (words separated by whitespace) and returns the raw response lines. */
+  async command(line: string, options?: AdminCallOptions): Promise<string[]> {
     const words = line.trim().split(/\s+/);
-    return (await this.#send(words)).lines;
+    return (await this.#send(words, options)).lines;
   }
 
   /** `status`: per function, jobs queued+running, running, and workers. */
-  async status(): Promise<FunctionStatus[]> {
-    return parseStatus(await this.#send(["status"]));
+  async status(options?: AdminCallOptions): Promise<FunctionStatus[]> {
+    return parseStatus(await this.#send(["status"], options));
   }
 
   /** `prioritystatus`: queued jobs per priority. */
-  async priorityStatus(): Promise<FunctionPriorityStatus[]> {
-    return parsePriorityStatus(await this.#send(["prioritystatus"]));
+  async priorityStatus(options?: AdminCallOptions): Promise<FunctionPriorityStatus[]> {
+    return parsePriorityStatus(await this.#send(["prioritystatus"], options));
   }
 
   /** `workers`: every connection with its client id and functions. */
-  async workers(): Promise<WorkerInfo[]> {
-    return parseWorkers(await this.#send(["workers"]));
+  async workers(options?: AdminCallOptions): Promise<WorkerInfo[]> {
+    return parseWorkers(await this.#send(["workers"], options));
   }
 
   /** `show jobs`. */
-  async showJobs(): Promise<JobInfo[]> {
-    return parseJobs(await this.#send(["show", "jobs"]));
+  async showJobs(options?: AdminCallOptions): Promise<JobInfo[]> {
+    return parseJobs(await this.#send(["show", "jobs"], options));
   }
 
   /** `show unique jobs`. */
-  async showUniqueJobs(): Promise<string[]> {
-    return parseUniqueJobs(await this.#send(["show", "unique", "jobs"]));
+  async showUniqueJobs(options?: AdminCallOptions): Promise<string[]> {
+    return parseUniqueJobs(await this.#send(["show", "unique", "jobs"], options));
   }
 
   /** `version`, e.g. `1.1.20+ds`. */
-  async version(): Promise<string> {
-    return parseOk(await this.#send(["version"]));
+  async version(options?: AdminCallOptions): Promise<string> {
+    return parseOk(await this.#send(["version"], options));
   }
 
   /** `getpid`. */
-  async getpid(): Promise<number> {
-    return Number(parseOk(await this.#send(["getpid"])));
+  async getpid(options?: AdminCallOptions): Promise<number> {
+    return Number(parseOk(await this.#send(["getpid"], options)));
   }
 
   /** `verbose`: the server's log level, e.g. `INFO`. */
-  async verbose(): Promise<string> {
-    return parseOk(await this.#send(["verbose"]));
+  async verbose(options?: AdminCallOptions): Promise<string> {
+    return parseOk(await this.#send(["verbose"], options));
   }
 
   /** `cancel job H`: fails the job's foreground clients. Throws `AdminCommandError` (UNKNOWN_JOB) if unknown. */
-  async cancelJob(handle: string): Promise<void> {
-    parseOk(await this.#send(["cancel", "job", handle]));
+  async cancelJob(handle: string, options?: AdminCallOptions): Promise<void> {
+    parseOk(await this.#send(["cancel", "job", handle], options));
   }
 
   /**
-   * `maxqueue`: one limit for every priority, or [high, normal, low]; omit to reset to unlimited.
+   * `maxqueue`: one limit for every priority, or [high, normal, low]; omit to reset to unlimited. A limit is an
+   * integer from 0 (unlimited) to 2147483647.
    * Only a function the server already knows is changed (one a worker registered, a job was submitted to, or
    * `createFunction` made): for any other the server still answers OK and nothing happens. The limit is not
    * persisted; apply it again after a server restart.
    */
-  async maxQueue(functionName: string, limit?: number | readonly [number, number, number]): Promise<void> {
-    const rest = limit === undefined ? [] : typeof limit === "number" ? [String(limit)] : limit.map(String);
-    parseOk(await this.#send(["maxqueue", functionName, ...rest]));
+  async maxQueue(functionName: string, limit?: number | readonly [number, number, number], options?: AdminCallOptions): Promise<void> {
+    const sizes = limit === undefined ? [] : typeof limit === "number" ? [limit] : [...limit];
+    // gearmand reads each size with atoi into an int ("1e+21" is 1) and drops the connection for more than three.
+    if ((typeof limit === "object" && sizes.length !== 3) || !sizes.every((n) => Number.isInteger(n) && n >= 0 && n <= 0x7fffffff)) {
+      throw new InvalidArgumentError(`maxqueue limit must be an integer 0..2147483647 or three of them, not ${JSON.stringify(limit)}`);
+    }
+    parseOk(await this.#send(["maxqueue", functionName, ...sizes.map(String)], options));
   }
 
   /** `create function NAME`. */
-  async createFunction(name: string): Promise<void> {
-    parseOk(await this.#send(["create", "function", name]));
+  async createFunction(name: string, options?: AdminCallOptions): Promise<void> {
+    parseOk(await this.#send(["create", "function", name], options));
   }
 
   /** `drop function NAME`. */
-  async dropFunction(name: string): Promise<void> {
-    parseOk(await this.#send(["drop", "function", name]));
+  async dropFunction(name: string, options?: AdminCallOptions): Promise<void> {
+    parseOk(await this.#send(["drop", "function", name], options));
   }
 
-  /** Closes the connection. */
+  /** Closes the connection. Commands still waiting for their answer reject with `ClosedError`. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#transport) (await this.#transport.catch(() => undefined))?.close();
+    const opening = this.#conn;
+    this.#conn = undefined;
+    const conn = await opening?.catch(() => undefined);
+    if (conn) {
+      this.#fail(conn, new ClosedError("the admin client was closed before the server answered"));
+      conn.t.close();
+    }
   }
 
-  async #send(words: string[]): Promise<AdminResponse> {
+  async #send(words: string[], options: AdminCallOptions = {}): Promise<AdminResponse> {
     if (this.#closed) throw new ClosedError("the admin client is closed");
     const bytes = adminCommandLine(words) as Uint8Array<ArrayBuffer>;
-    const opening = (this.#transport ??= this.#open());
-    // A failed connect is not kept: the next command tries again (gearmand may be up by then).
-    const transport = await opening.catch((err: unknown) => {
-      if (this.#transport === opening) this.#transport = undefined;
-      throw err;
-    });
-    const p: Pending = { shape: adminShape(words.join(" ")), done: deferred() };
-    this.#pending.push(p);
-    transport.write(bytes);
-    return await p.done.promise;
+    const timeout = options.timeout ?? this.#timeout;
+    checkTimeout(timeout);
+    const { signal } = options;
+    if (signal?.aborted) throw new AbortError(`admin command ${words[0]} aborted`, { cause: signal.reason });
+    const p: Pending = { shape: adminShape(words.join(" ")), done: deferred(), gone: false };
+    const give = (err: Error): void => {
+      p.gone = true;
+      p.done.reject(err);
+    };
+    const onAbort = (): void => give(new AbortError(`admin command ${words[0]} aborted`, { cause: signal?.reason }));
+    // setTimeout fires at once for delays over 2^31-1 ms; such a deadline is as good as none.
+    const timer = timeout === undefined || timeout > 0x7fffffff ? undefined : setTimeout(() => {
+      give(new TimeoutError(`no answer to admin command ${words[0]} from ${this.#server} within ${timeout} ms`));
+    }, timeout);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#enqueue(p, bytes).catch(give);
+    try {
+      return await p.done.promise;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
   }
 
-  async #open(): Promise<Transport> {
+  /** Connects if needed, then writes the command, unless it was given up on meanwhile. */
+  async #enqueue(p: Pending, bytes: Uint8Array<ArrayBuffer>): Promise<void> {
+    const opening = (this.#conn ??= this.#open());
+    // A failed connect is not kept: the next command tries again (gearmand may be up by then).
+    const conn = await opening.catch((err: unknown) => {
+      if (this.#conn === opening) this.#conn = undefined;
+      throw err;
+    });
+    if (this.#closed) throw new ClosedError("the admin client was closed before the command was sent");
+    if (p.gone) return;
+    // The connection was lost while this command waited for it: use a new one.
+    if (this.#conn !== opening) return await this.#enqueue(p, bytes);
+    conn.pending.push(p);
+    conn.t.write(bytes);
+  }
+
+  async #open(): Promise<Conn> {
     const t = await this.#connector(this.#server)();
+    const conn: Conn = { t, pending: [], reader: new AdminResponseReader() };
+    const current = this.#conn;
+    const drop = (err: Error): void => {
+      // Later commands go to a new connection; this one's pending commands fail.
+      if (this.#conn === current) this.#conn = undefined;
+      this.#fail(conn, err);
+    };
     t.start({
       data: (chunk) => {
         try {
-          for (const res of this.#reader.push(chunk, (i) => this.#pending[i]?.shape)) this.#pending.shift()!.done.resolve(res);
+          for (const res of conn.reader.push(chunk, (i) => conn.pending[i]?.shape)) conn.pending.shift()!.done.resolve(res);
         } catch (err) {
-          this.#failAll(err as Error);
+          drop(err as Error);
           t.close();
         }
       },
       drain: () => {},
       closed: (error) => {
-        this.#transport = undefined;
-        this.#reader = new AdminResponseReader();
-        this.#failAll(error ?? new ConnectionError(`${this.#server} closed the admin connection`, { server: this.#server }));
+        drop(error ?? new ConnectionError(`${this.#server} closed the admin connection`, { server: this.#server }));
       },
     });
-    return t;
+    return conn;
   }
 
-  #failAll(error: Error): void {
-    const pending = this.#pending;
-    this.#pending = [];
-    for (const p of pending) p.done.reject(error);
+  #fail(conn: Conn, error: Error): void {
+    const pending = conn.pending;
+    conn.pending = [];
+    for (const p of pending) {
+      p.gone = true;
+      p.done.reject(error);
+    }
   }
 }

@@ -4,8 +4,9 @@
  * responses in, parsed into typed values. Pure: no I/O.
  * @module
  */
-import { ProtocolError } from "../errors.ts";
+import { InvalidArgumentError, ProtocolError } from "../errors.ts";
 import { concatBytes } from "./bytes.ts";
+import { DEFAULT_MAX_PACKET_SIZE } from "./constants.ts";
 import type { TextLineReader } from "./decoder.ts";
 import type { Packet } from "./packet.ts";
 
@@ -66,13 +67,19 @@ export type AdminResponseShape = "list" | "line";
 export interface AdminResponse {
   /** Lines of the response, without the closing `.` of a list. */
   lines: string[];
+  /**
+   * True when the response is one `ERR …` line. Set by {@link AdminResponseReader}, which tells an `ERR` answer
+   * to a list command (CRLF-terminated) from a list row that merely starts with `ERR` (LF-terminated); when
+   * unset, a one-line response starting with `ERR ` counts as an error.
+   */
+  error?: boolean;
 }
 
 /** Builds an admin command line with CRLF (a bare LF makes gearmand drop a character). */
 export function adminCommandLine(words: readonly string[]): Uint8Array {
   for (const w of words) {
     if (/[\s\0]/.test(w) || w === "") {
-      throw new ProtocolError("bad_admin_response", `admin arguments may not be empty or contain whitespace: ${JSON.stringify(w)}`);
+      throw new InvalidArgumentError(`admin arguments may not be empty or contain whitespace or NUL: ${JSON.stringify(w)}`);
     }
   }
   return new TextEncoder().encode(`${words.join(" ")}\r\n`);
@@ -84,14 +91,26 @@ export function adminShape(command: string): AdminResponseShape {
   return word === "status" || word === "prioritystatus" || word === "workers" || word === "show" ? "list" : "line";
 }
 
+/** Longest response line (and so longest partial line buffered) the reader accepts: a `workers` row holds all of a worker's functions. */
+export const MAX_ADMIN_RESPONSE_LINE: number = DEFAULT_MAX_PACKET_SIZE;
+
 /**
  * Splits an admin response stream into responses, given the shapes expected in order.
- * A list that starts with `ERR ` is one line, as gearmand answers `show <unknown>`.
+ * A list command answered by a CRLF-terminated line starting with `ERR ` is one line, as gearmand answers
+ * `show <unknown>`; list rows end in a bare LF, so a row such as a function named `ERRATA` stays a row.
  */
 export class AdminResponseReader {
-  #pending = "";
+  /** The start of the current line, in pieces (joined once, when its LF arrives: linear in the line's length). */
+  #parts: string[] = [];
+  #partLength = 0;
   #lines: string[] = [];
   #decoder = new TextDecoder();
+  readonly #maxLine: number;
+
+  /** `maxLine`: the longest line accepted, in UTF-16 code units; longer is a `too_large` ProtocolError. */
+  constructor(maxLine: number = MAX_ADMIN_RESPONSE_LINE) {
+    this.#maxLine = maxLine;
+  }
 
   /**
    * Feeds text bytes; returns the responses they complete. At the first line of each response it calls
@@ -99,30 +118,53 @@ export class AdminResponseReader {
    * commands that is shifted after `push` returns, answer `pending[i]`'s shape.
    */
   push(chunk: Uint8Array, shape: (index: number) => AdminResponseShape | undefined): AdminResponse[] {
-    this.#pending += this.#decoder.decode(chunk, { stream: true });
+    const text = this.#decoder.decode(chunk, { stream: true });
     const out: AdminResponse[] = [];
+    let start = 0;
     let nl: number;
-    while ((nl = this.#pending.indexOf("\n")) >= 0) {
-      let line = this.#pending.slice(0, nl);
-      this.#pending = this.#pending.slice(nl + 1);
-      if (line.endsWith("\r")) line = line.slice(0, -1);
+    while ((nl = text.indexOf("\n", start)) >= 0) {
+      let line = text.slice(start, nl);
+      if (this.#parts.length > 0) {
+        this.#parts.push(line);
+        line = this.#parts.join("");
+        this.#parts = [];
+        this.#partLength = 0;
+      }
+      start = nl + 1;
+      const crlf = line.endsWith("\r");
+      if (crlf) line = line.slice(0, -1);
+      if (line.length > this.#maxLine) throw this.#tooLong();
       // Inside a list the shape is known; asking again would name the command after it.
       const expected = this.#lines.length > 0 ? "list" : shape(out.length);
       if (expected === undefined) {
-        throw new ProtocolError("bad_admin_response", `unexpected admin text from the server: ${JSON.stringify(line)}`);
+        throw new ProtocolError("bad_admin_response", `unexpected admin text from the server: ${JSON.stringify(line.slice(0, 200))}`);
       }
-      if (expected === "line" || (this.#lines.length === 0 && line.startsWith("ERR "))) {
-        out.push({ lines: [line] });
+      if (expected === "line") {
+        out.push({ lines: [line], error: line.startsWith("ERR") });
+        continue;
+      }
+      if (this.#lines.length === 0 && crlf && line.startsWith("ERR ")) {
+        out.push({ lines: [line], error: true });
         continue;
       }
       if (line === ".") {
-        out.push({ lines: this.#lines });
+        out.push({ lines: this.#lines, error: false });
         this.#lines = [];
         continue;
       }
       this.#lines.push(line);
     }
+    if (start < text.length) {
+      this.#partLength += text.length - start;
+      // One more for the CR that may end it.
+      if (this.#partLength > this.#maxLine + 1) throw this.#tooLong();
+      this.#parts.push(text.slice(start));
+    }
     return out;
+  }
+
+  #tooLong(): ProtocolError {
+    return new ProtocolError("too_large", `admin response line longer than ${this.#maxLine} characters`);
   }
 }
 
@@ -184,7 +226,8 @@ export class AdminCommandError extends ProtocolError {
 
 function checkErr(res: AdminResponse): void {
   const first = res.lines[0];
-  if (first !== undefined && first.startsWith("ERR")) throw new AdminCommandError(first);
+  const error = res.error ?? (res.lines.length === 1 && first!.startsWith("ERR "));
+  if (error) throw new AdminCommandError(first ?? "ERR");
 }
 
 function num(s: string | undefined): number {
@@ -192,12 +235,22 @@ function num(s: string | undefined): number {
   return Number.isFinite(n) ? n : 0;
 }
 
+/**
+ * Splits a row into a leading name and `count` numeric columns, counting the tabs from the right: gearmand
+ * prints names verbatim, and a function name may hold a tab.
+ */
+function row(line: string, count: number): [string, ...number[]] {
+  const cols = line.split("\t");
+  const nums = cols.length > count ? cols.splice(cols.length - count) : cols.splice(1);
+  return [cols.join("\t"), ...Array.from({ length: count }, (_, i) => num(nums[i]))];
+}
+
 /** Parses `status`. */
 export function parseStatus(res: AdminResponse): FunctionStatus[] {
   checkErr(res);
   return res.lines.map((l) => {
-    const [name = "", total, running, workers] = l.split("\t");
-    return { name, total: num(total), running: num(running), workers: num(workers) };
+    const [name, total, running, workers] = row(l, 3);
+    return { name, total: total!, running: running!, workers: workers! };
   });
 }
 
@@ -205,8 +258,8 @@ export function parseStatus(res: AdminResponse): FunctionStatus[] {
 export function parsePriorityStatus(res: AdminResponse): FunctionPriorityStatus[] {
   checkErr(res);
   return res.lines.map((l) => {
-    const [name = "", high, normal, low, workers] = l.split("\t");
-    return { name, high: num(high), normal: num(normal), low: num(low), workers: num(workers) };
+    const [name, high, normal, low, workers] = row(l, 4);
+    return { name, high: high!, normal: normal!, low: low!, workers: workers! };
   });
 }
 
@@ -215,9 +268,10 @@ export function parseWorkers(res: AdminResponse): WorkerInfo[] {
   checkErr(res);
   return res.lines.map((l) => {
     // FD and IP come first; the " :" is looked for after them, since an IPv6 address such as ::1 has colons.
+    // It is the first " :" followed by a space or the end, since a client id may hold " :" too (`w :1`).
     const [fd, ip = "", ...more] = l.split(" ");
     const rest = more.join(" ");
-    const colon = rest.indexOf(" :");
+    const colon = rest.search(/ :(?: |$)/);
     const tail = colon < 0 ? "" : rest.slice(colon + 2);
     return {
       fd: num(fd),

@@ -42,17 +42,24 @@ export function handleAdmin(ctx: AdminContext, conn: ServerConnection, line: Uin
   conn.sendText(answer(ctx, latin1(line)));
 }
 
+/** A name as gearmand prints it with `%s`: up to its first NUL. */
+function cstr(s: string): string {
+  const nul = s.indexOf("\0");
+  return nul < 0 ? s : s.slice(0, nul);
+}
+
 function answer(ctx: AdminContext, line: string): string {
-  // gearmand splits on runs of spaces but keeps an empty first word for leading spaces.
-  const args = line.split(/ +/);
+  // gearmand splits on runs of spaces but keeps an empty first word for leading spaces; it then reads each word
+  // as a C string, so a NUL ends the word ("version\0x" is `version`, "create function a\0b" creates `a`).
+  const args = line.split(/ +/).map(cstr);
   const word = args[0]!;
   switch (word.toLowerCase()) {
     case "workers":
       return workers(ctx);
     case "status":
-      return list(ctx, (f) => `${f.name}\t${f.total}\t${f.running}\t${f.workers.size}\n`);
+      return list(ctx, (f) => `${cstr(f.name)}\t${f.total}\t${f.running}\t${f.workers.size}\n`);
     case "prioritystatus":
-      return list(ctx, (f) => `${f.name}\t${f.queues[0].size}\t${f.queues[1].size}\t${f.queues[2].size}\t${f.workers.size}\n`);
+      return list(ctx, (f) => `${cstr(f.name)}\t${f.queues[0].size}\t${f.queues[1].size}\t${f.queues[2].size}\t${f.workers.size}\n`);
     case "show":
       return show(ctx, args);
     case "cancel":
@@ -89,8 +96,9 @@ function workers(ctx: AdminContext): string {
   let out = "";
   for (const c of ctx.connections()) {
     let fns = "";
-    for (const a of c.abilities) fns += ` ${a.fn.name}`;
-    out += `${c.id} ${c.address} ${c.clientId ?? "-"} :${fns}\n`;
+    for (const a of c.abilities) fns += ` ${cstr(a.fn.name)}`;
+    // gearmand keeps the first 127 bytes of SET_CLIENT_ID and prints names and the id as C strings.
+    out += `${c.id} ${c.address} ${c.clientId === undefined ? "-" : cstr(c.clientId.slice(0, 127))} :${fns}\n`;
   }
   return `${out}.\n`;
 }

@@ -1,8 +1,16 @@
 // Node: AdminClient against a private real gearmand (the admin text protocol, protocol.md §8).
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { AdminClient, AdminCommandError, JobFailedError, ServerError } from "../../src/node.ts";
+import {
+  AbortError, AdminClient, AdminCommandError, ClosedError, ConnectionError, InvalidArgumentError, JobFailedError, ProtocolError,
+  ServerError, TimeoutError,
+} from "../../src/node.ts";
+import { encodePacket } from "../../src/protocol/packet.ts";
+import { PacketType as P } from "../../src/protocol/packet-types.ts";
 import { freePort, type Gearmand, startGearmand } from "../support/gearmand.ts";
-import { fname, gate, Resources, waitFor } from "./helpers.ts";
+import { fname, gate, Resources, sleep, waitFor } from "./helpers.ts";
 
 let g: Gearmand;
 let admin: AdminClient;
@@ -179,5 +187,180 @@ describe("AdminClient", () => {
     expect(await a.version()).toMatch(/^1\.1\.20/);
     await a.close();
     await expect(a.status()).rejects.toThrow();
+  });
+});
+
+/** A loopback TCP server that calls `onData` for what each connection sends (the n-th connection is `n`, from 0). */
+async function fakeServer(onData: (socket: Socket, data: string, n: number) => void): Promise<{ address: string; server: Server }> {
+  let count = 0;
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    const n = count++;
+    socket.on("data", (d) => onData(socket, d.toString("latin1"), n));
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  res.onCleanup(() => new Promise<void>((r) => {
+    server.close(() => r());
+    for (const s of sockets) s.destroy();
+  }));
+  return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, server };
+}
+
+/** A raw binary connection to gearmand, closed after the test. */
+async function rawConn(): Promise<Socket> {
+  const s = connect(g.port, g.host);
+  await new Promise((r) => s.once("connect", r));
+  res.onCleanup(() => void s.destroy());
+  return s;
+}
+
+function gearadmin(flag: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("gearadmin", ["-h", g.host, "-p", String(g.port), flag], { encoding: "latin1", timeout: 5000 }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+describe("AdminClient audit", () => {
+  it("names with tabs, names and uniques starting with ERR, and client ids with ' :' parse as gearadmin prints them", async () => {
+    const tab = `${fname("tab")}\tfn`;
+    const errFn = `ERRATA${fname("e")}`;
+    const id = `${fname("my id")} :x`;
+    const errUnique = `ERR ${fname("u")}`;
+    const w = await rawConn();
+    w.write(encodePacket(P.SET_CLIENT_ID, [id]));
+    w.write(encodePacket(P.CAN_DO, [tab]));
+    w.write(encodePacket(P.CAN_DO, [errFn]));
+    const c = res.client(on());
+    await c.submitBackground(errFn, "x", { unique: errUnique });
+    const worker = await waitFor(async () => (await admin.workers()).find((r) => r.clientId === id && r.functions.length === 2), 3000, "worker row");
+    expect([...worker.functions].sort()).toEqual([errFn, tab].sort());
+    const [status, prio, uniques, version] = await Promise.all([admin.status(), admin.priorityStatus(), admin.showUniqueJobs(), admin.version()]);
+    expect(status.find((r) => r.name === tab)).toEqual({ name: tab, total: 0, running: 0, workers: 1 });
+    expect(status.find((r) => r.name === errFn)).toEqual({ name: errFn, total: 1, running: 0, workers: 1 });
+    expect(prio.find((r) => r.name === errFn)).toEqual({ name: errFn, high: 0, normal: 1, low: 0, workers: 1 });
+    expect(uniques).toContain(errUnique);
+    expect(version).toMatch(/^1\.1\.20/);
+    if (!existsSync("/usr/bin/gearadmin")) return;
+    // gearadmin prints the server's rows verbatim: the typed rows, written back, are the same rows.
+    const cli = (await gearadmin("--status")).split("\n").filter((l) => l.includes(tab) || l.includes(errFn)).sort();
+    const ours = (await admin.status()).filter((r) => r.name === tab || r.name === errFn).map((r) => `${r.name}\t${r.total}\t${r.running}\t${r.workers}`).sort();
+    expect(ours).toEqual(cli);
+    expect(cli).toHaveLength(2);
+    const cliWorker = (await gearadmin("--workers")).split("\n").find((l) => l.includes(id))!;
+    expect(cliWorker.split(" ").slice(1).join(" ")).toBe(`${worker.ip} ${worker.clientId} : ${worker.functions.join(" ")}`);
+    expect((await gearadmin("--show-unique-jobs")).split("\n")).toContain(errUnique);
+  });
+
+  it("300 pipelined commands of every kind each get their own answer", async () => {
+    const fn = fname("pipe");
+    await admin.createFunction(fn);
+    const calls = Array.from({ length: 300 }, (_, i) => {
+      switch (i % 6) {
+        case 0: return admin.status().then((r) => r.some((x) => x.name === fn));
+        case 1: return admin.version().then((v) => v.startsWith("1.1.20"));
+        case 2: return admin.cancelJob(`H:nowhere:${i}`).then(() => false, (e) => e instanceof AdminCommandError && e.adminCode === "UNKNOWN_JOB");
+        case 3: return admin.workers().then((r) => r.length > 0);
+        case 4: return admin.command("show foo").then((l) => l.length === 1 && l[0] === "ERR UNKNOWN_SHOW_ARGUMENTS");
+        default: return admin.getpid().then((p) => p === g.pid);
+      }
+    });
+    expect(await Promise.all(calls)).toEqual(calls.map(() => true));
+  });
+
+  it("close() rejects the commands still waiting with ClosedError at once", async () => {
+    const { address } = await fakeServer(() => {}); // accepts, never answers
+    const a = new AdminClient({ server: address });
+    const pending = [a.status(), a.version()].map((p) => p.catch((e: unknown) => e));
+    await sleep(50);
+    const t0 = Date.now();
+    await a.close();
+    for (const e of await Promise.all(pending)) {
+      expect(e).toBeInstanceOf(ClosedError);
+      expect((e as ClosedError).code).toBe("GEARMAN_CLOSED");
+    }
+    expect(Date.now() - t0).toBeLessThan(500);
+    await expect(a.version()).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it("a silent server: timeout gives TimeoutError, abort gives AbortError, and a late answer goes to nobody", async () => {
+    const answers: string[] = [];
+    const { address } = await fakeServer((s, data) => {
+      // Answers each version line 300 ms late.
+      for (const _ of data.matchAll(/version\r\n/g)) setTimeout(() => s.write(`OK ${answers.push("x")}\n`), 300);
+    });
+    const a = new AdminClient({ server: address, timeout: 100 });
+    res.onCleanup(() => a.close());
+    const t0 = Date.now();
+    const e = await a.version().catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(TimeoutError);
+    expect((e as TimeoutError).code).toBe("GEARMAN_TIMEOUT");
+    expect(Date.now() - t0).toBeLessThan(290);
+    // The next command waits longer and gets its own answer (OK 2), not the first one's late OK 1.
+    expect(await a.version({ timeout: 2000 })).toBe("2");
+    const ac = new AbortController();
+    const aborted = a.version({ timeout: 5000, signal: ac.signal }).catch((err: unknown) => err);
+    await sleep(20); // sent by now: its answer (OK 3) arrives later and is dropped
+    ac.abort(new Error("stop"));
+    expect(await aborted).toBeInstanceOf(AbortError);
+    expect(await a.version({ timeout: 2000 })).toBe("4");
+    // Aborted before it was sent: nothing is sent.
+    const early = new AbortController();
+    const none = a.version({ signal: early.signal }).catch((err: unknown) => err);
+    early.abort();
+    expect(await none).toBeInstanceOf(AbortError);
+    expect(await a.version({ timeout: 2000 })).toBe("5");
+    expect(() => new AdminClient({ server: address, timeout: 0 })).toThrow(InvalidArgumentError);
+  });
+
+  it("after text nobody asked for, the next command uses a new connection", async () => {
+    const { address } = await fakeServer((s, _data, n) => {
+      s.write(n === 0 ? "OK 1\nJUNK\n" : "OK 2\n");
+    });
+    const a = new AdminClient({ server: address });
+    res.onCleanup(() => a.close());
+    const e = await a.version().catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(ProtocolError);
+    expect((e as ProtocolError).reason).toBe("bad_admin_response");
+    expect(await a.version()).toBe("2");
+  });
+
+  it("a server that closes mid-reply, and a refused connect, are ConnectionErrors", async () => {
+    const { address } = await fakeServer((s) => {
+      s.end("a\t1\t0\t0\nb\t");
+    });
+    const a = new AdminClient({ server: address });
+    res.onCleanup(() => a.close());
+    const e = await a.status().catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(ConnectionError);
+    const port = await freePort();
+    const refused = new AdminClient({ server: `127.0.0.1:${port}` });
+    res.onCleanup(() => refused.close());
+    const r = await refused.version().catch((err: unknown) => err);
+    expect(r).toBeInstanceOf(ConnectionError);
+    expect((r as ConnectionError).code).toBe("GEARMAN_CONNECTION");
+  });
+
+  it("bad arguments are InvalidArgumentErrors and nothing is sent", async () => {
+    const sent: string[] = [];
+    const { address } = await fakeServer((_s, data) => void sent.push(data));
+    const a = new AdminClient({ server: address });
+    res.onCleanup(() => a.close());
+    for (const call of [
+      () => a.createFunction("a b"),
+      () => a.dropFunction(""),
+      () => a.cancelJob("H:x\t1"),
+      () => a.maxQueue("f", 1e21), // gearmand's atoi reads "1e+21" as 1
+      () => a.maxQueue("f", 1.5),
+      () => a.maxQueue("f", NaN),
+      () => a.maxQueue("f", -1),
+      () => a.maxQueue("f", [1, 2] as unknown as [number, number, number]),
+      () => a.version({ timeout: -1 }),
+    ]) {
+      await expect(call()).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await sleep(50);
+    expect(sent).toEqual([]);
   });
 });

@@ -154,4 +154,36 @@ describe("job server: admin text protocol", () => {
     a.raw(new TextEncoder().encode("version\n"));
     expect(await a.take(1)).toEqual([T("OK 1.1.20+gearman-sdk\n")]);
   });
+
+  it("reads each admin word up to a NUL, as gearmand's C strings do (observed on gearmand 1.1.20)", async () => {
+    const peer = start();
+    const a = peer();
+    expect(await ask(a, "version\0x")).toEqual([T("OK 1.1.20+gearman-sdk\n")]);
+    expect(await ask(a, "x\0yz")).toEqual([T("ERR UNKNOWN_COMMAND Unknown+server+commandx\r\n")]);
+    expect(await ask(a, "show jobs\0x", 1)).toEqual([T(".\n")]);
+    expect(await ask(a, "create function nul\0b")).toEqual([T("OK\r\n")]);
+    expect(await ask(a, "status", 2)).toEqual([T("nul\t0\t0\t0\n"), T(".\n")]);
+    expect(await ask(a, "drop function nul")).toEqual([T("OK\r\n")]);
+  });
+
+  it("prints function names and client ids as C strings, and client ids cut to 127 bytes (observed on gearmand 1.1.20)", async () => {
+    const peer = start();
+    const a = peer();
+    const w = peer();
+    w.send(P.SET_CLIENT_ID, ["ab\0cd"]).send(P.CAN_DO, ["nf\0x"]);
+    const v = peer();
+    v.send(P.SET_CLIENT_ID, ["x".repeat(300)]);
+    const e = peer();
+    e.send(P.SET_CLIENT_ID, [""]);
+    await w.settle(20);
+    expect(await ask(a, "workers", 5)).toEqual([
+      T("4 127.0.0.1  :\n"),
+      T(`3 127.0.0.1 ${"x".repeat(127)} :\n`),
+      T("2 127.0.0.1 ab : nf\n"),
+      T("1 127.0.0.1 - :\n"),
+      T(".\n"),
+    ]);
+    expect(await ask(a, "status", 2)).toEqual([T("nf\t0\t0\t1\n"), T(".\n")]);
+    expect(await ask(a, "prioritystatus", 2)).toEqual([T("nf\t0\t0\t0\t1\n"), T(".\n")]);
+  });
 });
