@@ -55,7 +55,6 @@ export class ClientConnection {
   #backlogHead = 0;
   /** Foreground jobs by handle. */
   #tasks = new Map<string, HandleEntry>();
-  #taskCount = 0;
 
   constructor(
     server: string,
@@ -78,11 +77,6 @@ export class ClientConnection {
     return this.#conn.closed;
   }
 
-  /** Requests written or waiting, plus tasks running: how busy this connection is. */
-  get load(): number {
-    return this.#awaiting.length - this.#awaitingHead + this.#backlog.length - this.#backlogHead + this.#taskCount;
-  }
-
   /** Sends a request whose one reply has type `expect` (or ERROR). */
   request(type: number, args: readonly PacketArg[], expect: number, ok: (p: Packet) => void, fail: (e: GearmanError) => void): void {
     this.#enqueue({ type, args, expect, task: undefined, ok, fail });
@@ -95,12 +89,9 @@ export class ClientConnection {
 
   /** Stops routing WORK_* packets to a task that ended. */
   forget(task: Task): void {
-    const entry = this.#tasks.get(task.handle!);
-    if (!entry) return;
-    const i = entry.tasks.indexOf(task);
-    if (i < 0) return;
-    entry.tasks.splice(i, 1);
-    this.#taskCount--;
+    const tasks = this.#tasks.get(task.handle!)?.tasks;
+    const i = tasks?.indexOf(task) ?? -1;
+    if (i >= 0) tasks!.splice(i, 1);
   }
 
   #enqueue(req: Request): void {
@@ -117,7 +108,6 @@ export class ClientConnection {
       entry.listeners++;
       if (!task.done) {
         entry.tasks.push(task);
-        this.#taskCount++;
         task.owner = this;
       }
     }
@@ -228,7 +218,6 @@ export class ClientConnection {
     const orphans: Task[] = [];
     for (const entry of this.#tasks.values()) orphans.push(...entry.tasks);
     this.#tasks.clear();
-    this.#taskCount = 0;
     for (const t of orphans) t.owner = undefined;
     this.#events.closed(this, error, orphans);
     const err = error ?? new ClosedError(`closed before ${this.server} answered`);

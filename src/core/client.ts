@@ -63,6 +63,8 @@ interface Slot {
   connecting: Promise<ClientConnection> | undefined;
   failures: number;
   retryAt: number;
+  /** Aborted by close(): a connect still out ends at once, not at its timeout. One per server, so that a signal has few listeners. */
+  readonly abort: AbortController;
 }
 
 const FOREGROUND: Record<Priority, number> = { high: PacketType.SUBMIT_JOB_HIGH, normal: PacketType.SUBMIT_JOB, low: PacketType.SUBMIT_JOB_LOW };
@@ -100,6 +102,7 @@ export class BaseClient {
       connecting: undefined,
       failures: 0,
       retryAt: 0,
+      abort: new AbortController(),
     }));
   }
 
@@ -177,7 +180,7 @@ export class BaseClient {
       clearTimeout(timer);
       task.error_(new ClosedError());
     }
-    for (const s of this.#slots) s.conn?.close();
+    for (const s of this.#slots) s.abort.abort(), s.conn?.close();
     await Promise.allSettled(this.#slots.map((s) => s.connecting));
   }
 
@@ -326,7 +329,7 @@ export class BaseClient {
     if (slot.connecting) return slot.connecting;
     const attempt = (async () => {
       try {
-        const transport = await slot.connect();
+        const transport = await slot.connect(slot.abort.signal);
         if (this.#closed) {
           transport.close();
           throw new ClosedError();
@@ -379,9 +382,10 @@ export class BaseClient {
   }
 
   async #ask(type: number, arg: string | Uint8Array, expect: number, slot?: Slot): Promise<Packet> {
-    const conn = await this.#acquire(slot);
-    // close() may have come while a connection was being picked.
-    if (this.#closed) throw new ClosedError();
+    // close() may have come while a connection was being picked (an aborted connect rejects too).
+    const conn = await this.#acquire(slot).finally(() => {
+      if (this.#closed) throw new ClosedError();
+    });
     return await this.#askOn(conn, type, arg, expect);
   }
 

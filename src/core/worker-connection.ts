@@ -77,7 +77,7 @@ export class WorkerConnection {
       packet: (p) => this.#onPacket(p),
       closed: (err) => {
         this.answered.resolve(err);
-        this.#stopPoll();
+        clearTimeout(this.#pollTimer);
         clearTimeout(this.#watchdog);
         owner.closed(this, err);
       },
@@ -143,7 +143,7 @@ export class WorkerConnection {
     this.grabs++;
     this.#grabsSent++;
     this.sleeping = false;
-    this.#stopPoll();
+    clearTimeout(this.#pollTimer);
     this.send(PacketType.GRAB_JOB_ALL, []);
     if (!this.#watchdog) this.#watch(this.#heard);
   }
@@ -168,7 +168,7 @@ export class WorkerConnection {
   wake(): void {
     if (!this.sleeping || this.closed) return;
     this.sleeping = false;
-    this.#stopPoll();
+    clearTimeout(this.#pollTimer);
     this.#owner.idle(this, false);
   }
 
@@ -186,13 +186,8 @@ export class WorkerConnection {
 
   /** Flushes and closes. */
   close(): void {
-    this.#stopPoll();
+    clearTimeout(this.#pollTimer);
     this.#conn.close();
-  }
-
-  #stopPoll(): void {
-    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
-    this.#pollTimer = undefined;
   }
 
   #onPacket(p: Packet): void {
@@ -206,7 +201,7 @@ export class WorkerConnection {
           this.sleeping = true;
           this.send(PacketType.PRE_SLEEP, []);
           // Like libgearman (GEARMAN_WORKER_WAIT_TIMEOUT), grab again after a while even without NOOP.
-          this.#stopPoll();
+          clearTimeout(this.#pollTimer);
           if (this.#pollInterval > 0) this.#pollTimer = setTimeout(() => this.wake(), this.#pollInterval);
         }
         this.#owner.idle(this, true);

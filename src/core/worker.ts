@@ -26,6 +26,8 @@ interface Slot {
   conn: WorkerConnection | undefined;
   failures: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Aborted by stop(): a connect still out ends at once, not at its timeout. One per server, so that a signal has few listeners. */
+  readonly abort: AbortController;
 }
 
 const ERROR_BACKOFF_BASE = 250, ERROR_BACKOFF_CAP = 30_000;
@@ -60,7 +62,7 @@ export class BaseWorker {
   /** Creates a worker; `start()` connects it. */
   constructor(options: WorkerOptions, defaultConnector?: ConnectorFactory) {
     this.#options = resolveWorkerOptions(options, defaultConnector);
-    this.#slots = this.#options.servers.map((server) => ({ server, connect: this.#options.connector(server), conn: undefined, failures: 0, timer: undefined }));
+    this.#slots = this.#options.servers.map((server) => ({ server, connect: this.#options.connector(server), conn: undefined, failures: 0, timer: undefined, abort: new AbortController() }));
   }
 
   /** Jobs running now (map jobs waiting on reducers excluded). */
@@ -116,6 +118,7 @@ export class BaseWorker {
   /** Stops taking jobs; by default lets running ones finish (up to `timeout`; map jobs still get reducer jobs), then closes. */
   async stop(options: StopOptions = {}): Promise<void> {
     this.#stopping = true;
+    for (const s of this.#slots) s.abort.abort();
     if ((options.graceful ?? true) && this.#busy()) {
       this.#idle ??= deferred<void>();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -138,7 +141,7 @@ export class BaseWorker {
     slot.timer = undefined;
     if (this.#stopping) return;
     try {
-      const transport = await slot.connect();
+      const transport = await slot.connect(slot.abort.signal);
       // Stopped, or a start() that failed (an attempt still out then comes to nothing), or connected meanwhile.
       if (this.#stopping || !this.#started || slot.conn) {
         transport.close();
@@ -152,22 +155,17 @@ export class BaseWorker {
         },
         serverError: (c, code, text) => this.#onServerError(c, code, text),
         closed: (c, err) => this.#onClosed(slot, c, err),
-      }, {
-        maxPacketSize: this.#options.maxPacketSize,
-        pollInterval: this.#options.pollInterval,
-        tap: this.#options.tap,
-      });
+      }, { maxPacketSize: this.#options.maxPacketSize, pollInterval: this.#options.pollInterval, tap: this.#options.tap });
       slot.conn = conn;
       conn.register(this.#options.clientId, this.#functions.values());
       this.#pump();
       // A bridge refuses a CAN_DO by closing: the GRAB's answer says the registration went through.
       const refused = conn.grabs > 0 && (await conn.answered.promise);
-      if (refused) throw refused;
-      if (this.#stopping) throw new ClosedError("the worker stopped while starting");
+      if (refused || this.#stopping) throw refused; // stopped meanwhile: the catch makes it a ClosedError
       slot.failures = 0;
     } catch (err) {
       this.#scheduleReconnect(slot, err as Error);
-      throw err;
+      throw this.#stopping ? new ClosedError("the worker stopped while starting") : err;
     }
   }
 
