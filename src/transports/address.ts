@@ -8,7 +8,7 @@ import { InvalidArgumentError } from "../errors.ts";
 import { DEFAULT_PORT } from "../protocol/constants.ts";
 
 /**
- * Options of `tcpConnector`, one shape in every entry: Node's honours them, Deno's takes none yet,
+ * Options of `tcpConnector`, one shape in every entry: Node's and Deno's honour them,
  * and the browser's always throws.
  */
 export interface TcpOptions {

@@ -1,7 +1,7 @@
 // Runtime-agnostic: no Node, Deno or DOM APIs.
 /**
  * One connect attempt under a deadline and an AbortSignal, shared by the connectors that open
- * their own sockets (node:net, WebSocket).
+ * their own sockets (node:net, Deno.connect, WebSocket).
  * @module
  */
 import type { Transport } from "../core/transport.ts";

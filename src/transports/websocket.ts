@@ -71,16 +71,24 @@ export function websocketConnector(url: string, options: WebSocketTransportOptio
   const timeout = options.connectTimeout ?? 10_000;
   return (signal?: AbortSignal) =>
     connectAttempt(signal, timeout, `no handshake within ${timeout} ms`, (settle) => {
-      const ws = new Ctor(url, protocols);
-      ws.binaryType = "arraybuffer";
       let cause: unknown;
+      const error = (why: string): ConnectionError =>
+        new ConnectionError(`cannot connect to ${url}: ${why}${cause instanceof Error ? `: ${cause.message}` : ""}`, { cause, server: url });
+      let ws: WebSocketLike;
+      try {
+        ws = new Ctor(url, protocols);
+      } catch (err) {
+        // A bad URL, a blocked port, Deno without --allow-net: the constructor throws (a SyntaxError, SecurityError, NotCapable).
+        cause = err;
+        throw error("the WebSocket constructor refused");
+      }
+      ws.binaryType = "arraybuffer";
       const fail = (why: string): void => {
         ws.onclose = ws.onopen = null;
         // Closing while CONNECTING fires an error event, which ws throws if nobody listens.
         ws.onerror = () => {};
         ws.close();
-        const detail = cause instanceof Error ? `: ${cause.message}` : "";
-        settle(new ConnectionError(`cannot connect to ${url}: ${why}${detail}`, { cause, server: url }));
+        settle(error(why));
       };
       ws.onerror = (ev: { error?: unknown }) => void (cause = ev.error ?? cause);
       ws.onclose = (ev: { code: number; reason: string }) =>

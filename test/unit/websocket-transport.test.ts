@@ -144,6 +144,14 @@ describe("websocket transport", () => {
     http.close();
   });
 
+
+  test("a WebSocket constructor that throws (bad URL, blocked port, no permission) → ConnectionError with its cause", async () => {
+    // The real ws class throws a SyntaxError for a URL it cannot read, as browsers do.
+    const err = await websocketConnector("ws://bad host/", { WebSocket: WS })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as ConnectionError).message).toMatch(/cannot connect to ws:\/\/bad host\/: the WebSocket constructor refused: /);
+    expect((err as ConnectionError).cause).toBeInstanceOf(SyntaxError);
+  });
   test("write returns false above the high-water mark, drain follows once the peer reads", async () => {
     let peer!: WebSocket;
     const url = await server((ws) => {
