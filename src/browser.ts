@@ -1,10 +1,6 @@
 // Browser entry: the core with the W3C WebSocket (ws://, wss://) only; browsers reach gearmand through the bridge.
-/**
- * gearman-sdk for browsers.
- * @module
- */
-import { BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
-import { type Bound, withConnector } from "./core/bind.ts";
+/** gearman-sdk for browsers. @module */
+import { type AdminClientOptions, BaseAdminClient } from "./core/admin-client.ts";
 import { BaseClient } from "./core/client.ts";
 import type { ClientOptions, WorkerOptions } from "./core/options.ts";
 import { BaseWorker } from "./core/worker.ts";
@@ -14,14 +10,21 @@ export * from "./mod.ts";
 export type { TcpOptions } from "./transports/address.ts";
 export { tcpConnector } from "./transports/browser-connector.ts";
 
-const ClientBase: Bound<ClientOptions, BaseClient> = /* @__PURE__ */ withConnector(BaseClient, browserConnector);
+// Plain subclasses (not a mixin of private constants, which JSR's `deno doc --lint` refuses), each dropped by bundlers when unused.
 /** A Gearman client; see {@link BaseClient}. Servers are bridge URLs (`ws://…`, `wss://…`). */
-export class Client extends ClientBase {}
+export class Client extends BaseClient {
+  /** A client of `options.servers`; connections open on first use. */
+  constructor(options: ClientOptions) { super(options, browserConnector); }
+}
 
-const WorkerBase: Bound<WorkerOptions, BaseWorker> = /* @__PURE__ */ withConnector(BaseWorker, browserConnector);
-/** A Gearman worker; see {@link BaseWorker}. */
-export class Worker extends WorkerBase {}
+/** A Gearman worker; see {@link BaseWorker}. Servers as for {@link Client}. */
+export class Worker extends BaseWorker {
+  /** A worker of `options.servers`; `start()` connects it. */
+  constructor(options: WorkerOptions) { super(options, browserConnector); }
+}
 
-const AdminClientBase: Bound<AdminClientOptions, BaseAdminClient> = /* @__PURE__ */ withConnector(BaseAdminClient, browserConnector);
 /** Admin text protocol: not available in browsers (the bridge never relays admin text). */
-export class AdminClient extends AdminClientBase {}
+export class AdminClient extends BaseAdminClient {
+  /** Takes only a `ws://` address, whose bridge then refuses the admin text. */
+  constructor(options: AdminClientOptions) { super(options, browserConnector); }
+}

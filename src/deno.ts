@@ -1,10 +1,6 @@
 // Deno entry: the core with Deno.connect TCP (tcp://, host:port) and the global WebSocket (ws://, wss://).
-/**
- * gearman-sdk for Deno.
- * @module
- */
-import { BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
-import { type Bound, withConnector } from "./core/bind.ts";
+/** gearman-sdk for Deno. @module */
+import { type AdminClientOptions, BaseAdminClient } from "./core/admin-client.ts";
 import { BaseClient } from "./core/client.ts";
 import type { ClientOptions, WorkerOptions } from "./core/options.ts";
 import { BaseWorker } from "./core/worker.ts";
@@ -14,14 +10,21 @@ export * from "./mod.ts";
 export type { TcpOptions } from "./transports/address.ts";
 export { denoTcpConnector as tcpConnector } from "./transports/tcp-deno.ts";
 
-const ClientBase: Bound<ClientOptions, BaseClient> = /* @__PURE__ */ withConnector(BaseClient, denoConnector);
-/** A Gearman client; see {@link BaseClient}. */
-export class Client extends ClientBase {}
+// Plain subclasses (not a mixin of private constants, which JSR's `deno doc --lint` refuses), each dropped by bundlers when unused.
+/** A Gearman client; see {@link BaseClient}. Servers: `host:port`, `tcp://…` (`Deno.connect`, needs `--allow-net`), `ws://…`, `wss://…`. */
+export class Client extends BaseClient {
+  /** A client of `options.servers`; connections open on first use. */
+  constructor(options: ClientOptions) { super(options, denoConnector); }
+}
 
-const WorkerBase: Bound<WorkerOptions, BaseWorker> = /* @__PURE__ */ withConnector(BaseWorker, denoConnector);
-/** A Gearman worker; see {@link BaseWorker}. */
-export class Worker extends WorkerBase {}
+/** A Gearman worker; see {@link BaseWorker}. Servers as for {@link Client}. */
+export class Worker extends BaseWorker {
+  /** A worker of `options.servers`; `start()` connects it. */
+  constructor(options: WorkerOptions) { super(options, denoConnector); }
+}
 
-const AdminClientBase: Bound<AdminClientOptions, BaseAdminClient> = /* @__PURE__ */ withConnector(BaseAdminClient, denoConnector);
-/** A client of gearmand's admin text protocol; see {@link BaseAdminClient}. */
-export class AdminClient extends AdminClientBase {}
+/** A client of gearmand's admin text protocol; see {@link BaseAdminClient}. TCP only (the bridge relays no admin text). */
+export class AdminClient extends BaseAdminClient {
+  /** An admin client of `options.server`; it connects on the first command. */
+  constructor(options: AdminClientOptions) { super(options, denoConnector); }
+}

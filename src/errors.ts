@@ -26,6 +26,7 @@ const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
 /** Base class of every error this SDK throws or rejects with. */
 export class GearmanError extends Error {
+  /** Always `"GearmanError"`. */
   override name = "GearmanError";
   /** Stable machine-readable code, one of {@link ErrorCode}. */
   readonly code: ErrorCodeValue;
@@ -38,6 +39,7 @@ export class GearmanError extends Error {
 
 /** A connection could not be opened, or was lost. `cause` holds the runtime's error. */
 export class ConnectionError extends GearmanError {
+  /** Always `"ConnectionError"`. */
   override name = "ConnectionError";
   /** The server address, e.g. `tcp://127.0.0.1:4730`, when known. */
   readonly server: string | undefined;
@@ -60,6 +62,7 @@ export type ProtocolErrorReason =
 
 /** Bytes that are not valid Gearman: bad magic, unknown type, oversized, truncated, wrong fields. */
 export class ProtocolError extends GearmanError {
+  /** Always `"ProtocolError"`. */
   override name = "ProtocolError";
   /** What exactly was wrong. */
   readonly reason: ProtocolErrorReason;
@@ -72,6 +75,7 @@ export class ProtocolError extends GearmanError {
 
 /** The server answered with an ERROR packet (e.g. `QUEUE_ERROR` when maxqueue is reached). */
 export class ServerError extends GearmanError {
+  /** Always `"ServerError"`. */
   override name = "ServerError";
   /** gearmand's code, e.g. `QUEUE_ERROR`, `JOB_NOT_FOUND`, `ARGUMENT_TOO_LARGE`. */
   readonly serverCode: string;
@@ -87,6 +91,7 @@ export class ServerError extends GearmanError {
 
 /** The job ended with WORK_FAIL. `warnings` holds the WORK_WARNING payloads that came before. */
 export class JobFailedError extends GearmanError {
+  /** Always `"JobFailedError"`. */
   override name = "JobFailedError";
   /** The job handle. */
   readonly handle: string;
@@ -103,6 +108,7 @@ export class JobFailedError extends GearmanError {
 
 /** The job ended with WORK_EXCEPTION. `data` is the exception payload, `text` its UTF-8 reading. */
 export class JobExceptionError extends GearmanError {
+  /** Always `"JobExceptionError"`. */
   override name = "JobExceptionError";
   /** The job handle. */
   readonly handle: string;
@@ -122,6 +128,7 @@ export class JobExceptionError extends GearmanError {
 
 /** An operation did not finish in time. */
 export class TimeoutError extends GearmanError {
+  /** Always `"TimeoutError"`. */
   override name = "TimeoutError";
   /** `options.cause` holds what timed out underneath, when anything did. */
   constructor(message: string, options?: ErrorOptions) {
@@ -131,6 +138,7 @@ export class TimeoutError extends GearmanError {
 
 /** An operation was aborted through an `AbortSignal`. `cause` holds the signal's reason. */
 export class AbortError extends GearmanError {
+  /** Always `"AbortError"`. */
   override name = "AbortError";
   /** `options.cause` holds the signal's reason. */
   constructor(message: string, options?: ErrorOptions) {
@@ -140,6 +148,7 @@ export class AbortError extends GearmanError {
 
 /** An argument was rejected before anything was sent (empty function name, unique too long, …). */
 export class InvalidArgumentError extends GearmanError {
+  /** Always `"InvalidArgumentError"`. */
   override name = "InvalidArgumentError";
   /** `message` says what was rejected and what is expected instead. */
   constructor(message: string) {
@@ -149,6 +158,7 @@ export class InvalidArgumentError extends GearmanError {
 
 /** The client or worker was closed; nothing more can be sent through it. */
 export class ClosedError extends GearmanError {
+  /** Always `"ClosedError"`. */
   override name = "ClosedError";
   /** `message` says why nothing more can be sent. */
   constructor(message = "the client is closed: create a new one") {
@@ -158,6 +168,7 @@ export class ClosedError extends GearmanError {
 
 /** A bridge refused something this peer sent or was (WebSocket close 1002/1003/1008/1009/4401). */
 export class PolicyError extends GearmanError {
+  /** Always `"PolicyError"`. */
   override name = "PolicyError";
   /** The WebSocket close code the bridge used. */
   readonly closeCode: number;

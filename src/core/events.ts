@@ -57,6 +57,7 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T> {
     return error ? Promise.reject(error) : Promise.resolve({ value: undefined, done: true });
   }
 
+  /** The iterator itself: its items can be taken once. */
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this;
   }

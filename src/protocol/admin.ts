@@ -210,9 +210,11 @@ export class AdminLineReader implements TextLineReader {
 
 /** An `ERR …` answer to an admin command. */
 export class AdminCommandError extends ProtocolError {
+  /** Always `"AdminCommandError"`. */
   override name = "AdminCommandError";
   /** The error word, e.g. `UNKNOWN_JOB`. */
   readonly adminCode: string;
+  /** The error of the `ERR <code> <text>` line `line`. */
   constructor(line: string) {
     const rest = line.slice(4);
     const space = rest.indexOf(" ");

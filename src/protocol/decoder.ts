@@ -50,6 +50,7 @@ export class PacketDecoder {
   #magic: Magic = "req";
   #error: ProtocolError | undefined;
 
+  /** A decoder for one byte stream; `options` set the largest packet and the magic to expect. */
   constructor(options: DecoderOptions = {}) {
     this.#max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
     this.#expect = options.expect ?? "any";

@@ -9,7 +9,7 @@
  * The packet type names of libgearman's `protocol.h` (without the `GEARMAN_COMMAND_` prefix), each at the index of
  * its number: the one list {@link PacketType} and {@link packetTypeName} are made from.
  */
-const NAMES = [
+export const PACKET_TYPE_NAMES = [
   "", "CAN_DO", "CANT_DO", "RESET_ABILITIES", "PRE_SLEEP", "UNUSED", "NOOP", "SUBMIT_JOB", "JOB_CREATED", "GRAB_JOB",
   "NO_JOB", "JOB_ASSIGN", "WORK_STATUS", "WORK_COMPLETE", "WORK_FAIL", "GET_STATUS", "ECHO_REQ", "ECHO_RES",
   "SUBMIT_JOB_BG", "ERROR", "STATUS_RES", "SUBMIT_JOB_HIGH", "SET_CLIENT_ID", "CAN_DO_TIMEOUT", "ALL_YOURS",
@@ -19,13 +19,13 @@ const NAMES = [
   "STATUS_RES_UNIQUE",
 ] as const;
 
-/** The {@link PacketType} table's type: each name of `NAMES` with its index as the number. */
+/** The {@link PacketType} table's type: each name of {@link PACKET_TYPE_NAMES} with its index as the number. */
 export type PacketTypeTable = {
-  readonly [I in keyof typeof NAMES as I extends `${number}` ? Exclude<(typeof NAMES)[I], ""> : never]: I extends `${infer N extends number}` ? N : never;
+  readonly [I in keyof typeof PACKET_TYPE_NAMES as I extends `${number}` ? Exclude<(typeof PACKET_TYPE_NAMES)[I], ""> : never]: I extends `${infer N extends number}` ? N : never;
 };
 
 /** Packet type numbers, named as in libgearman `protocol.h`: `PacketType.SUBMIT_JOB` is 7. */
-export const PacketType: PacketTypeTable = Object.fromEntries(NAMES.map((name, i) => [name, i]).slice(1)) as PacketTypeTable;
+export const PacketType: PacketTypeTable = Object.fromEntries(PACKET_TYPE_NAMES.map((name, i) => [name, i]).slice(1)) as PacketTypeTable;
 
 /** Name of a packet type, e.g. `"SUBMIT_JOB"`. */
 export type PacketTypeName = keyof typeof PacketType;
@@ -94,7 +94,7 @@ export function isPacketType(type: number): type is PacketTypeNumber {
 /** The name of a packet type number, or `UNKNOWN(n)`. */
 export function packetTypeName(type: number): string {
   // Anything but 1..42 (0, fractions, negatives, NaN) finds no name.
-  return NAMES[type] || `UNKNOWN(${type})`;
+  return PACKET_TYPE_NAMES[type] || `UNKNOWN(${type})`;
 }
 
 /**
