@@ -8,7 +8,7 @@
 export * from "./errors.ts";
 export * from "./protocol/mod.ts";
 export type { Connector, ConnectorFactory, ConnectorOptions, Transport, TransportSink } from "./core/transport.ts";
-export { BaseClient, type JobStatus, type SubmitOptions, type UniqueJobStatus } from "./core/client.ts";
+export { BaseClient, type JobStatus, type RequestOptions, type SubmitOptions, type UniqueJobStatus } from "./core/client.ts";
 export { BaseWorker } from "./core/worker.ts";
 export { type AdminCallOptions, BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
 export { Task, type Priority, type TaskEvent, type TaskEventOf, type TaskEventType } from "./core/task.ts";

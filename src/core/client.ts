@@ -7,18 +7,26 @@
 import { AbortError, ClosedError, ConnectionError, type GearmanError, InvalidArgumentError, ServerError, TimeoutError } from "../errors.ts";
 import { type Payload, toBytes } from "../protocol/bytes.ts";
 import { argText, type Packet } from "../protocol/packet.ts";
-import { PacketType } from "../protocol/packet-types.ts";
+import { PacketType, packetTypeName } from "../protocol/packet-types.ts";
 import { assertFunctionName, assertReducer, assertUnique } from "../protocol/validate.ts";
 import { ClientConnection } from "./client-connection.ts";
 import { connectionLost } from "./connection.ts";
-import { backoffDelay } from "./events.ts";
+import { backoffDelay, deferred } from "./events.ts";
 import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from "./options.ts";
 import { type Priority, Task } from "./task.ts";
 import type { ConnectorFactory, Connector } from "./transport.ts";
 import { randomUuid } from "./uuid.ts";
 
+/** Time limit and cancellation of one request: a submit, a status query, an echo. */
+export interface RequestOptions {
+  /** Aborting rejects with `AbortError` (a submitted job keeps running on the server). */
+  signal?: AbortSignal;
+  /** Milliseconds before it rejects with `TimeoutError` (a submitted job keeps running on the server). */
+  timeout?: number;
+}
+
 /** Options of one submit. */
-export interface SubmitOptions {
+export interface SubmitOptions extends RequestOptions {
   /** Queue: high, normal or low. @default "normal" */
   priority?: Priority;
   /**
@@ -26,10 +34,6 @@ export interface SubmitOptions {
    * submits without one get a random one, so that gearmand's persistent queue keeps every job.
    */
   unique?: string;
-  /** Aborting rejects the task with `AbortError` (the server keeps running the job). */
-  signal?: AbortSignal;
-  /** Milliseconds before the task rejects with `TimeoutError` (the server keeps running the job). */
-  timeout?: number;
   /** Keep WORK_DATA payloads for `task.output()`; turn off for long streams read by events. @default true */
   collect?: boolean;
 }
@@ -147,15 +151,15 @@ export class BaseClient {
   }
 
   /** Asks the server that created `handle` (or the first reachable one) for the job's status. */
-  async getStatus(handle: string): Promise<JobStatus> {
-    const p = await this.#ask(PacketType.GET_STATUS, handle, PacketType.STATUS_RES, this.#handleServer.get(handle) ?? this.#olderHandles.get(handle));
+  async getStatus(handle: string, options?: RequestOptions): Promise<JobStatus> {
+    const p = await this.#ask(PacketType.GET_STATUS, handle, PacketType.STATUS_RES, options, this.#handleServer.get(handle) ?? this.#olderHandles.get(handle));
     return { handle: argText(p, 0), known: argText(p, 1) === "1", running: argText(p, 2) === "1", numerator: Number(argText(p, 3)), denominator: Number(argText(p, 4)) };
   }
 
   /** Asks for the status of the job with this unique id (any function), on the server such submits go to. */
-  async getStatusUnique(unique: string): Promise<UniqueJobStatus> {
+  async getStatusUnique(unique: string, options?: RequestOptions): Promise<UniqueJobStatus> {
     assertUnique(unique);
-    const p = await this.#ask(PacketType.GET_STATUS_UNIQUE, unique, PacketType.STATUS_RES_UNIQUE, this.#home(unique));
+    const p = await this.#ask(PacketType.GET_STATUS_UNIQUE, unique, PacketType.STATUS_RES_UNIQUE, options, this.#home(unique));
     return {
       unique: argText(p, 0), known: argText(p, 1) === "1", running: argText(p, 2) === "1",
       numerator: Number(argText(p, 3)), denominator: Number(argText(p, 4)), waiting: Number(argText(p, 5)),
@@ -163,14 +167,14 @@ export class BaseClient {
   }
 
   /** Sends ECHO_REQ and resolves with the echoed bytes. */
-  async echo(payload: Payload): Promise<Uint8Array> {
-    return (await this.#ask(PacketType.ECHO_REQ, toBytes(payload), PacketType.ECHO_RES)).args[0]!;
+  async echo(payload: Payload, options?: RequestOptions): Promise<Uint8Array> {
+    return (await this.#ask(PacketType.ECHO_REQ, toBytes(payload), PacketType.ECHO_RES, options)).args[0]!;
   }
 
   /** Sets a connection option on every open connection; `exceptions` is already sent by default. */
   async setOption(option: "exceptions"): Promise<void> {
     await this.#acquire();
-    await Promise.all(this.#slots.filter((s) => s.conn).map((s) => this.#askOn(s.conn!, PacketType.OPTION_REQ, option, PacketType.OPTION_RES)));
+    await Promise.all(this.#slots.filter((s) => s.conn).map((s) => this.#ask(PacketType.OPTION_REQ, option, PacketType.OPTION_RES, {}, s)));
   }
 
   /** Closes every connection. Tasks still running reject with `ClosedError`. */
@@ -188,7 +192,6 @@ export class BaseClient {
   #start(fn: string, payload: Payload, o: SubmitOptions, type: number | undefined, collect: boolean, background = false, fields?: string[]): Task {
     assertFunctionName(fn);
     if (type === undefined) throw new InvalidArgumentError(`priority must be high, normal or low, not ${String(o.priority)}`);
-    if (o.timeout !== undefined && !(o.timeout > 0)) throw new InvalidArgumentError(`timeout must be > 0 ms, not ${o.timeout}`);
     let unique = o.unique ?? "";
     // gearmand's persistent queues (libsqlite3, …) key rows on (unique, function): background jobs without a
     // unique overwrite each other there, and all but the last are lost in a crash. So each gets its own, 23
@@ -204,27 +207,10 @@ export class BaseClient {
       task.error_(new ClosedError());
       return task;
     }
-    this.#arm(task, o);
-    // An aborted signal ended the task already: nothing is sent.
-    if (!task.done) this.#dispatch(task);
-    return task;
-  }
-
-  #arm(task: Task, o: SubmitOptions): void {
-    if (o.timeout === undefined && !o.signal) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = (): void => task.error_(new AbortError(`task for ${task.functionName} aborted`, { cause: o.signal?.reason }));
-    if (o.timeout !== undefined) {
-      timer = setTimeout(() => task.error_(new TimeoutError(`no result for ${task.functionName} within ${o.timeout} ms (the job may still run)`)), o.timeout);
-    }
-    if (o.signal?.aborted) return onAbort();
-    o.signal?.addEventListener("abort", onAbort, { once: true });
     // A background task ends when the server queued it: its result() never settles.
-    (task.spec.background ? task.created() : task.result()).then(cleanup, cleanup);
-    function cleanup(): void {
-      if (timer) clearTimeout(timer);
-      o.signal?.removeEventListener("abort", onAbort);
-    }
+    // An aborted signal ended the task already: nothing is sent.
+    if (arm(o, `task for ${fn}`, (e) => task.error_(e), background ? task.created() : task.result())) this.#dispatch(task);
+    return task;
   }
 
   #dispatch(task: Task): void {
@@ -381,16 +367,34 @@ export class BaseClient {
     }
   }
 
-  async #ask(type: number, arg: string | Uint8Array, expect: number, slot?: Slot): Promise<Packet> {
+  /** A request with one reply; a late reply after a timeout or abort is read and dropped, so the next ones stay in order. */
+  #ask(type: number, arg: string | Uint8Array, expect: number, o: RequestOptions = {}, slot?: Slot): Promise<Packet> {
+    const reply = deferred<Packet>();
     // close() may have come while a connection was being picked (an aborted connect rejects too).
-    const conn = await this.#acquire(slot).finally(() => {
-      if (this.#closed) throw new ClosedError();
-    });
-    return await this.#askOn(conn, type, arg, expect);
-  }
-
-  #askOn(conn: ClientConnection, type: number, arg: string | Uint8Array, expect: number): Promise<Packet> {
-    return new Promise((resolve, reject) => conn.request(type, [arg], expect, resolve, reject));
+    if (arm(o, packetTypeName(type), reply.reject, reply.promise)) {
+      this.#acquire(slot).then((conn) => (this.#closed ? reply.reject(new ClosedError()) : conn.request(type, [arg], expect, reply.resolve, reply.reject)),
+        (e) => reply.reject(this.#closed ? new ClosedError() : e));
+    }
+    return reply.promise;
   }
 }
 
+/**
+ * Arms `o.timeout` and `o.signal` to `fail` the request named `what` until `until` settles. False when the
+ * signal had already aborted: the request failed at once, and nothing is to be sent.
+ */
+function arm(o: RequestOptions, what: string, fail: (e: GearmanError) => void, until: Promise<unknown>): boolean {
+  const { timeout, signal } = o;
+  if (timeout !== undefined && !(timeout > 0)) throw new InvalidArgumentError(`timeout must be > 0 ms, not ${timeout}`);
+  if (timeout === undefined && !signal) return true;
+  const onAbort = (): void => fail(new AbortError(`${what} aborted`, { cause: signal?.reason }));
+  if (signal?.aborted) return onAbort(), false;
+  const timer = timeout && setTimeout(() => fail(new TimeoutError(`no answer to ${what} within ${timeout} ms`)), timeout);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  };
+  until.then(cleanup, cleanup);
+  return true;
+}
