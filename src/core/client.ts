@@ -199,9 +199,11 @@ export class BaseClient {
     if (unique === "" && (this.#options.libgearmanCompatible || background)) unique = randomUuid().slice(0, this.#options.libgearmanCompatible ? 36 : 23);
     assertUnique(unique);
     const data = toBytes(payload);
-    // A worker with the same limit would refuse the job and drop its connection, again on every requeue.
-    if (data.length > this.#options.maxPacketSize) throw new InvalidArgumentError(`the payload is ${data.length} bytes, over maxPacketSize`);
     const args = fields ? [fn, unique, ...fields, data] : [fn, unique, data];
+    // A bridge or a worker with the same limit would refuse the packet and drop the connection (a worker again on every
+    // requeue). The limit is on the whole body, names and NULs too (names counted in UTF-16 units: exact for ASCII).
+    const size = args.reduce((n, a) => n + a.length + 1, -1);
+    if (size > this.#options.maxPacketSize) throw new InvalidArgumentError(`the packet is ${size} bytes, over maxPacketSize`);
     const task = new Task({ functionName: fn, unique, collect, packetType: type, args, background });
     if (this.#closed) {
       task.error_(new ClosedError());
@@ -274,14 +276,9 @@ export class BaseClient {
 
   /** A live connection, round-robin, without waiting. */
   #pick(): ClientConnection | undefined {
-    const n = this.#slots.length;
-    for (let i = 0; i < n; i++) {
-      const idx = (this.#rr + i) % n;
-      const conn = this.#slots[idx]!.conn;
-      if (conn && !conn.closed) {
-        this.#rr = (idx + 1) % n;
-        return conn;
-      }
+    for (const _ of this.#slots) {
+      const conn = this.#slots[this.#rr++ % this.#slots.length]!.conn;
+      if (conn && !conn.closed) return conn;
     }
     return undefined;
   }

@@ -31,7 +31,7 @@ export interface CommonOptions {
   connector?: ConnectorFactory;
   /** Where warnings go. @default console for warn and error */
   logger?: Logger;
-  /** Largest packet body accepted from a server, and largest payload sent, in bytes. @default 64 MiB */
+  /** Largest packet body (fields, separators and payload) accepted from a server or sent to it, in bytes. @default 64 MiB */
   maxPacketSize?: number;
   /** First reconnect delay in ms; doubles per failure, with jitter. @default 100 */
   reconnectDelay?: number;

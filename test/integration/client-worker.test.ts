@@ -699,6 +699,17 @@ describe("bad input and odd timing on the client", () => {
     expect(submits.map((p) => p.packet.type)).toEqual([PacketType.SUBMIT_REDUCE_JOB_BACKGROUND]);
   });
 
+  it("maxPacketSize holds the whole packet body (name, unique, NULs, payload), as a bridge or worker with that limit reads it", async () => {
+    const fn = fname("bodysize");
+    const w = res.worker();
+    w.defineFunction(fn, (job) => String(job.workload.length));
+    await w.start();
+    const c = res.client({ maxPacketSize: 1024 });
+    const room = 1024 - fn.length - "u1".length - 2;
+    expect(text(await c.execute(fn, new Uint8Array(room), { unique: "u1", timeout: 5000 }))).toBe(String(room));
+    expect(() => c.submit(fn, new Uint8Array(room + 1), { unique: "u1" })).toThrow(/packet is 1025 bytes, over maxPacketSize/);
+  });
+
   it("an already-aborted signal ends the task without sending it", async () => {
     const fn = fname("preabort");
     let runs = 0;
