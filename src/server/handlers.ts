@@ -17,6 +17,9 @@ export const MAX_UNIQUE = 64;
 /** Limit on reducer names: libgearman's function name limit (gearmand checks reducers against the unique limit by mistake). */
 export const MAX_REDUCER = 512;
 
+/** gearmand keeps the first 127 bytes of SET_CLIENT_ID. */
+export const MAX_CLIENT_ID = 127;
+
 const EMPTY = new Uint8Array(0);
 const ZERO = "0";
 const ONE = "1";
@@ -106,7 +109,9 @@ export function handlePacket(queue: JobQueue, conn: ServerConnection, p: Packet)
       conn.exceptions = true;
       return conn.send(PacketType.OPTION_RES, a);
     case PacketType.SET_CLIENT_ID:
-      conn.clientId = latin1(a[0]!);
+      // Only what admin `workers` shows is kept (gearmand keeps 127 bytes), so a peer cannot pin a
+      // 64 MiB id for the life of its connection.
+      conn.clientId = latin1(a[0]!.subarray(0, MAX_CLIENT_ID));
       return;
     default: {
       const kind = SUBMITS.get(p.type);
