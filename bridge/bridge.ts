@@ -123,7 +123,13 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const verify = policy.verify ?? tokenVerifier({ tokens: policy.tokens, hmac: policy.hmac });
   const origins = new Set(policy.origins ?? []);
   const proxies = new Set(policy.trustedProxies ?? []);
-  const log = options.logger ?? ((e: BridgeLogEntry) => process.stderr.write(`${JSON.stringify(e)}\n`));
+  const log = (e: BridgeLogEntry): void => {
+    try {
+      (options.logger ?? ((x: BridgeLogEntry) => process.stderr.write(`${JSON.stringify(x)}\n`)))(e);
+    } catch {
+      // A logger that throws must not take every other connection down with the process, nor leave a refused peer hanging.
+    }
+  };
   const path = options.path ?? "/gearman";
   if (!path.startsWith("/")) throw new TypeError(`path must start with "/", not ${JSON.stringify(path)}`);
   const relays = new Set<Relay>();
@@ -136,8 +142,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (n > 0) held.set(key, n);
     else held.delete(key);
   };
-  let closing = false;
-  let drained: (() => void) | undefined;
+  let closing = false, drained: (() => void) | undefined;
 
   // No permessage-deflate: −90 % throughput and a decompression-bomb surface (spec §2.1 item 14).
   const wss = new WebSocketServer({
@@ -152,10 +157,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const remote = (trusted ? fwd.split(",").map((s) => s.trim()).filter((s) => s && !proxies.has(s)) : []).pop() ?? direct;
     const origin = req.headers.origin;
     const keys: string[] = [];
-    const hold = (key: string): void => {
-      keys.push(key);
-      count(key, 1);
-    };
+    const hold = (key: string): void => void (keys.push(key), count(key, 1));
     const release = (): void => keys.splice(0).forEach((k) => count(k, -1));
     const refuse = (status: number, reason: string): void => {
       release();
@@ -174,7 +176,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     // A verify that throws refuses the peer like one that returns null.
     const who = await (async () => verify(req))().catch(() => null);
     if (socket.destroyed) return release();
-    if (!who) return refuse(401, "missing or invalid token");
+    if (!who || (who.exp ?? Infinity) * 1000 <= Date.now()) return refuse(401, "missing, invalid or expired token");
     if (principalProblem(who)) return refuse(500, "verify returned an unusable principal");
     if (full(`id ${who.id}`, cfg.maxConnectionsPerPrincipal)) return refuse(429, "too many connections for this principal");
     hold(`id ${who.id}`);
@@ -185,11 +187,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       const r = relay(ws, who, { origin, remote }, cfg, bucket, (entry) => {
         relays.delete(r);
         release();
-        try {
-          log(entry);
-        } catch {
-          // A logger that throws must not take every other connection down with the process.
-        }
+        log(entry);
         if (relays.size === 0) drained?.();
       });
       relays.add(r);
@@ -199,7 +197,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on("error", () => {});
-    if (new URL(req.url ?? "/", "http://bridge").pathname === path) void admit(req, socket, head);
+    // Compared as it came: `new URL` throws on targets like "//[", and a throw here would end the process.
+    if (req.url?.split("?")[0] === path) void admit(req, socket, head);
     // A mounted bridge leaves other paths to the server's other upgrade listeners.
     else if (!options.server) reject(socket, 404, "not found");
   };

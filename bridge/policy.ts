@@ -43,6 +43,7 @@ export function principalProblem(p: Principal): string | undefined {
   if (!Array.isArray(p.roles) || !p.roles.every((r) => r === "client" || r === "worker")) {
     return `principal ${p.id}: roles must be a list of "client" and "worker"`;
   }
+  if (p.exp !== undefined && !Number.isFinite(p.exp)) return `principal ${p.id}: exp must be a number of seconds since the epoch`;
   return isList(p.submit) && isList(p.register) ? undefined : `principal ${p.id}: submit and register must be lists of function names`;
 }
 
@@ -108,7 +109,8 @@ export function checkRequest(p: Packet, who: Principal, submits: TokenBucket): V
   const a = p.args;
   // The bridge already set the principal id; a peer must not overwrite the attribution.
   if (p.type === T.SET_CLIENT_ID) return null;
-  if (p.type === T.CAN_DO_TIMEOUT && !/^\d{1,20}$/.test(utf8(a[1]!))) return "CAN_DO_TIMEOUT needs a timeout of 1 to 20 digits";
+  // gearmand 1.1.20 aborts (__snprintf_chk) on a timeout of 2^64 or more, taking everyone's jobs with it.
+  if (p.type === T.CAN_DO_TIMEOUT && !/^\d{1,9}$/.test(utf8(a[1]!))) return "CAN_DO_TIMEOUT needs a timeout of 1 to 9 digits";
   if (p.type === T.CAN_DO || p.type === T.CAN_DO_TIMEOUT) return nameProblem(a[0]!, who.register, "register");
   if (p.type === T.CANT_DO) return nameProblem(a[0]!, ["*"], "unregister");
   if (p.type === T.GET_STATUS_UNIQUE) return namespaced(p, 0, who);

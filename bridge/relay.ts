@@ -61,7 +61,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
   const fromServer = new PacketDecoder({ expect: "res" });
   // Two generations: evicting the oldest handle one by one scans a Set's deleted entries each time.
   let handles = new Set<string>(), olderHandles = new Set<string>();
-  const started = Date.now(), packetsIn = new Uint32Array(43), packetsOut = new Uint32Array(43);
+  const started = Date.now(), packetsIn = new Uint32Array(43), packetsOut = new Uint32Array(43), submits: boolean[] = [];
   // Counted per reason: a peer repeating one denied packet must not grow the log line (or the bridge's memory).
   const denials: Record<string, number> = {};
   const deny = (why: string): void => void (denials[why] = (denials[why] ?? 0) + 1);
@@ -73,14 +73,11 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
   let slowTimer: NodeJS.Timeout | undefined, throttle: NodeJS.Timeout | undefined;
   const timer = (ms: number, fn: () => void): number => timers.push(setTimeout(fn, ms).unref());
 
-  const tcp = wrapSocket(connect({ ...cfg.upstream, noDelay: true }));
+  const socket = connect({ ...cfg.upstream, noDelay: true }), tcp = wrapSocket(socket);
   // Attribution (T12): gearmand's `workers` shows the principal, and peers cannot change it.
   tcp.write(encodePacket(T.SET_CLIENT_ID, [who.id]));
-  const drain = (): void => {
-    tcpBlocked = false;
-    updatePause();
-  };
-  tcp.start({ data: fromUpstream, drain, closed: () => close(1011, "the connection to gearmand closed") });
+  tcp.start({ data: fromUpstream, drain: () => ((tcpBlocked = false), updatePause()),
+    closed: () => close(1011, "the connection to gearmand closed") });
   ws.on("message", (data: Buffer, isBinary: boolean) => {
     if (closing) return;
     if (!isBinary) return close(1003, "text frames are not accepted: send binary \\0REQ packets");
@@ -120,10 +117,11 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
       const verdict = checkRequest(p, who, buckets.submits);
       if (typeof verdict === "string") return close(1008, verdict);
       if (FOREGROUND.has(p.type) && ++jobs > cfg.maxJobsInFlight) return close(1008, `more than ${cfg.maxJobsInFlight} foreground jobs in flight`);
+      if (packetTypeName(p.type).startsWith("SUBMIT")) submits.push(FOREGROUND.has(p.type));
       let edit: Edit = verdict;
       if (edit === null) deny("SET_CLIENT_ID is set by the bridge");
       else if (p.type === T.ECHO_REQ) echoing += p.args[0]!.length;
-      else if (p.type === T.GET_STATUS && !knownHandle(utf8(p.args[0]!))) {
+      else if (p.type === T.GET_STATUS && !handles.has(utf8(p.args[0]!)) && !olderHandles.has(utf8(p.args[0]!))) {
         deniedStatus++;
         deny("GET_STATUS of a foreign handle");
         edit = encodePacket(T.GET_STATUS, [PLACEHOLDER]);
@@ -131,6 +129,8 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
       edits.push(edit);
     }
     const [out] = reframe(data, 0, packets, edits);
+    // The messages of one read go upstream in one write: a system call per tiny message stalled every peer for seconds.
+    if (socket.writableCorked === 0) socket.cork(), process.nextTick(() => socket.uncork());
     if (out.length > 0 && !tcp.write(out as Uint8Array<ArrayBuffer>)) tcpBlocked = true;
     // Over the principal's bytes/s: stop reading until the debt is paid.
     const wait = buckets.bytes.spend(data.length);
@@ -156,18 +156,18 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
     updatePause();
   }
 
-  function knownHandle(handle: string): boolean {
-    return handles.has(handle) || olderHandles.has(handle);
-  }
-
   /** Notes what one of gearmand's replies means for this connection; returns its rewrite, if any. */
   function reply(p: Packet): Edit {
     packetsOut[p.type]!++;
     if (p.type === T.JOB_CREATED) {
+      submits.shift();
       handles.add(utf8(p.args[0]!));
       if (handles.size >= cfg.maxHandles) [olderHandles, handles] = [handles, new Set()];
     } else if (p.type === T.ECHO_RES) echoing -= p.args[0]!.length;
-    else if (p.type === T.WORK_COMPLETE || p.type === T.WORK_FAIL || p.type === T.WORK_EXCEPTION || p.type === T.ERROR) jobs = Math.max(0, jobs - 1);
+    else if (p.type === T.WORK_COMPLETE || p.type === T.WORK_FAIL || p.type === T.WORK_EXCEPTION) jobs = Math.max(0, jobs - 1);
+    // gearmand answers each submit, in order, with JOB_CREATED or ERROR (`submits`: true for a foreground one still unanswered).
+    // Only an ERROR answering a foreground submit ends a job: OPTION_REQ, WORK_* and background submits get ERRORs too.
+    else if (p.type === T.ERROR && !/^(UNKNOWN_OPTION|JOB_NOT_FOUND)$/.test(utf8(p.args[0]!)) && submits.shift()) jobs = Math.max(0, jobs - 1);
     else if (p.type === T.STATUS_RES && deniedStatus > 0 && utf8(p.args[0]!) === PLACEHOLDER) {
       deniedStatus--;
       return DENIED;
@@ -200,8 +200,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
     const pause = tcpBlocked || wsBlocked || throttled || echoing > cfg.highWaterMark;
     if (closing || pause === wsPaused) return;
     wsPaused = pause;
-    if (pause) ws.pause();
-    else ws.resume();
+    ws[pause ? "pause" : "resume"]();
   }
 
   function expiry(at: number): void {
