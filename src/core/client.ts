@@ -211,7 +211,8 @@ export class BaseClient {
     }
     // A background task ends when the server queued it: its result() never settles.
     // An aborted signal ended the task already: nothing is sent.
-    if (arm(o, `task for ${fn}`, (e) => task.error_(e), background ? task.created() : task.result())) this.#dispatch(task);
+    // Without a timeout or signal nothing is armed: no closure or promise per submit.
+    if ((o.timeout === undefined && !o.signal) || arm(o, `task for ${fn}`, (e) => task.error_(e), background ? task.created() : task.result())) this.#dispatch(task);
     return task;
   }
 
@@ -383,7 +384,6 @@ export class BaseClient {
 function arm(o: RequestOptions, what: string, fail: (e: GearmanError) => void, until: Promise<unknown>): boolean {
   const { timeout, signal } = o;
   if (timeout !== undefined && !(timeout > 0)) throw new InvalidArgumentError(`timeout must be > 0 ms, not ${timeout}`);
-  if (timeout === undefined && !signal) return true;
   const onAbort = (): void => fail(new AbortError(`${what} aborted`, { cause: signal?.reason }));
   if (signal?.aborted) return onAbort(), false;
   const timer = timeout && setTimeout(() => fail(new TimeoutError(`no answer to ${what} within ${timeout} ms`)), timeout);
