@@ -171,7 +171,8 @@ describe("third bridge audit", () => {
       times.push(Date.now() - t0);
     }
     const { lagMax } = await b.stats();
-    // Measured on 2 cores: 2.4-3.4 s turns of the event loop and 6-8 s echoes with a write per message; 20-35 ms and 18 ms corked.
-    expect({ lagUnder1s: lagMax < 1000, echoesUnder1s: times.every((t) => t < 1000) }).toEqual({ lagUnder1s: true, echoesUnder1s: true });
+    // Measured on 2 cores: 2.4-3.4 s turns of the event loop and 6-8 s echoes with a write per message; 20-35 ms and 18 ms
+    // corked. The bound leaves room for the rest of the suite running beside it on the same 2 cores.
+    expect({ lagUnder2s: lagMax < 2000, echoesUnder2s: times.every((t) => t < 2000) }).toEqual({ lagUnder2s: true, echoesUnder2s: true });
   });
 });
