@@ -55,7 +55,7 @@ export interface BridgePolicy {
 export interface ConnectionLog {
   /** Always `"connection"`. */ type: "connection";
   /** The principal's id. */ principal: string;
-  /** The `Origin` header, if any. */ origin: string | undefined;
+  /** The `Origin` header, if any (its first 256 characters). */ origin: string | undefined;
   /** The peer's address (from `X-Forwarded-For` behind a trusted proxy). */ remote: string;
   /** Time open, in ms. */ durationMs: number;
   /** The WebSocket close code. */ code: number;
@@ -151,7 +151,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   });
 
   const admit = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
-    const direct = req.socket.remoteAddress ?? "unknown";
+    // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; proxies are configured as a.b.c.d.
+    const direct = (req.socket.remoteAddress ?? "unknown").replace(/^::ffff:(?=\d+\.)/, "");
     const fwd = req.headers["x-forwarded-for"];
     const trusted = proxies.has(direct) && typeof fwd === "string";
     const remote = (trusted ? fwd.split(",").map((s) => s.trim()).filter((s) => s && !proxies.has(s)) : []).pop() ?? direct;
@@ -161,7 +162,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const release = (): void => keys.splice(0).forEach((k) => count(k, -1));
     const refuse = (status: number, reason: string): void => {
       release();
-      log({ type: "rejected", status, reason, remote, origin });
+      log({ type: "rejected", status, reason, remote, origin: origin?.slice(0, 256) });
       reject(socket, status, reason);
     };
     if (closing) return refuse(503, "the bridge is shutting down");
@@ -184,7 +185,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       socket.off("close", release);
       const bucket = buckets.get(who.id) ?? { submits: tokenBucket(cfg.submitsPerSecond, cfg.submitBurst), bytes: tokenBucket(cfg.bytesPerSecond, cfg.bytesPerSecond) };
       buckets.set(who.id, bucket);
-      const r = relay(ws, who, { origin, remote }, cfg, bucket, (entry) => {
+      const r = relay(ws, who, { origin: origin?.slice(0, 256), remote }, cfg, bucket, (entry) => {
         relays.delete(r);
         release();
         log(entry);

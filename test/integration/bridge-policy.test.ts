@@ -83,6 +83,8 @@ describe("B: bridge policy", () => {
     expect(await upgradeStatus(url, {})).toBe(401);
     expect(await upgradeStatus(url, { token: "nope" })).toBe(401);
     expect(await upgradeStatus(url, { token: "tok-alice", origin: "https://evil.example" })).toBe(403);
+    // The log keeps 256 characters of an Origin: a peer's 4 KB header must not become 4 KB of log per attempt.
+    expect(await upgradeStatus(url, { token: "tok-alice", origin: `https://${"x".repeat(4000)}.example` })).toBe(403);
     expect(await upgradeStatus(url, { token: "tok-alice", origin: ORIGIN })).toBe(101);
     expect(await upgradeStatus(url, { token: "tok-alice" })).toBe(101);
     const exp = Math.floor(Date.now() / 1000) + 60;
@@ -98,8 +100,9 @@ describe("B: bridge policy", () => {
     expect(p.ws.protocol).toBe("gearman.v1");
     const rejectedStatuses = (): number[] => env.logs.filter((e) => e.type === "rejected").map((e) => (e.type === "rejected" ? e.status : 0));
     // Log lines are written when each rejected socket finishes closing, which a loaded machine may delay.
-    for (let waited = 0; rejectedStatuses().length < 7 && waited < 3000; waited += 20) await sleep(20);
-    expect(rejectedStatuses()).toEqual([401, 401, 403, 401, 401, 401, 401]);
+    for (let waited = 0; rejectedStatuses().length < 8 && waited < 3000; waited += 20) await sleep(20);
+    expect(rejectedStatuses()).toEqual([401, 401, 403, 403, 401, 401, 401, 401]);
+    expect(Math.max(...env.logs.map((e) => e.origin?.length ?? 0))).toBe(256);
     expect(JSON.stringify(env.logs)).not.toMatch(/tok-alice|bearer|eyJ/);
   });
 
@@ -292,6 +295,33 @@ describe("B: bridge policy", () => {
     const only = await openPeer(b2.url, { token: "tok-bob" });
     cleanups.push(() => only.ws.terminate());
     expect(await upgradeStatus(b2.url, { token: "tok-bob" })).toBe(503);
+  });
+
+  test("B11b: behind a trusted proxy the per-IP cap counts X-Forwarded-For's client (also on a dual-stack listener); otherwise the direct peer", async () => {
+    const g = await startGearmand({ args: ["--threads=0"] });
+    cleanups.push(() => g.stop());
+    const xff = (chain: string): { token: string; headers: Record<string, string> } => ({ token: "tok-alice", headers: { "X-Forwarded-For": chain } });
+    for (const host of ["127.0.0.1", "::"]) {
+      const logs: BridgeLogEntry[] = [];
+      const b = await startBridge({ upstream: g.address, host, policy: { ...POLICY, trustedProxies: ["127.0.0.1"] },
+        limits: { maxConnectionsPerIp: 1 }, logger: (e) => logs.push(e) });
+      cleanups.push(() => b.close());
+      const url = `ws://127.0.0.1:${b.port}/gearman`;
+      const first = await openPeer(url, xff("203.0.113.7"));
+      cleanups.push(() => first.ws.terminate());
+      // Another client behind the same proxy has a cap of its own; the same client again is over it.
+      expect(await upgradeStatus(url, xff("203.0.113.8")), host).toBe(101);
+      expect(await upgradeStatus(url, xff("203.0.113.7")), host).toBe(429);
+      // A client cannot escape by prepending entries: the rightmost address the proxy did not add is the one counted.
+      expect(await upgradeStatus(url, xff("198.51.100.1, 203.0.113.7")), host).toBe(429);
+      expect(logs.filter((e) => e.type === "rejected").map((e) => e.remote)).toEqual(["203.0.113.7", "203.0.113.7"]);
+    }
+    const direct = await startBridge({ upstream: g.address, policy: POLICY, limits: { maxConnectionsPerIp: 1 }, logger: () => {} });
+    cleanups.push(() => direct.close());
+    const one = await openPeer(direct.url, xff("203.0.113.7"));
+    cleanups.push(() => one.ws.terminate());
+    // No trusted proxies: the header is the client's own claim and is ignored.
+    expect(await upgradeStatus(direct.url, xff("203.0.113.9"))).toBe(429);
   });
 
   test("B12: submits above the rate limit → 1008 \"rate limit\", nothing of that message forwarded", async () => {

@@ -55,6 +55,8 @@ export interface PeerOptions {
   origin?: string;
   protocols?: string[];
   autoPong?: boolean;
+  /** Extra request headers, e.g. `X-Forwarded-For`. */
+  headers?: Record<string, string>;
 }
 
 function protocolsOf(o: PeerOptions): string[] {
@@ -68,6 +70,7 @@ export function openPeer(url: string, o: PeerOptions = {}): Promise<WsPeer> {
       perMessageDeflate: false,
       autoPong: o.autoPong ?? true,
       ...(o.origin ? { origin: o.origin } : {}),
+      ...(o.headers ? { headers: o.headers } : {}),
     });
     const inbox = new Inbox();
     const closed = new Promise<{ code: number; reason: string }>((res) => {
