@@ -1,4 +1,10 @@
 // Node: the SDK's Client and Worker through the bridge (ws://), including a bridge restart (C7).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { WebSocket } from "ws";
 import { type Bridge, type BridgePolicy, startBridge } from "../../bridge/bridge.ts";
@@ -146,4 +152,40 @@ test("a policy close during the first request is not reported as the server refu
   expect(err).toBeInstanceOf(PolicyError);
   await new Promise((r) => setTimeout(r, 50));
   expect(warnings.filter((w) => w.includes("exceptions option"))).toEqual([]);
+});
+
+test("wss://: the bridge mounted on an https server (spec §2.1 item 12, native TLS) serves a Client and a Worker", async () => {
+  // A throwaway self-signed certificate for 127.0.0.1, made by openssl (no network).
+  const dir = mkdtempSync(join(tmpdir(), "bridge-tls-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore", timeout: 30_000 });
+  const cert = readFileSync(join(dir, "cert.pem"));
+  const https = createHttpsServer({ key: readFileSync(join(dir, "key.pem")), cert });
+  await new Promise<void>((r) => https.listen(0, "127.0.0.1", r));
+  cleanups.push(() => new Promise<void>((r) => https.close(() => r())));
+  const g = await startGearmand({ args: ["--threads=0"] });
+  cleanups.push(() => g.stop());
+  const b = await startBridge({ upstream: g.address, policy: POLICY, server: https, logger: () => {} });
+  cleanups.push(() => b.close());
+  const url = `wss://127.0.0.1:${(https.address() as AddressInfo).port}/gearman`;
+  // Node's ws trusts only the CA it is given: this certificate.
+  class Trusting extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols, { ca: cert, perMessageDeflate: false });
+    }
+  }
+  const tls = (token: string) => (server: string) => websocketConnector(server, { WebSocket: Trusting, token });
+  const worker = new Worker({ servers: [url], connector: tls("tok-svc"), logger: quiet });
+  worker.defineFunction("app.upper", (job) => job.text().toUpperCase());
+  await worker.start();
+  cleanups.push(() => worker.stop({ graceful: false }));
+  const client = new Client({ servers: [url], connector: tls("tok-web"), logger: quiet });
+  cleanups.push(() => client.close());
+  expect(new TextDecoder().decode(await client.execute("app.upper", "over tls", { timeout: 10_000 }))).toBe("OVER TLS");
+  expect(b.connections).toBe(2);
+  // The certificate is checked: a WebSocket that does not trust it cannot connect.
+  const untrusting = new Client({ servers: [url], connector: via("tok-web"), logger: quiet, reconnectDelay: 60_000 });
+  cleanups.push(() => untrusting.close());
+  await expect(untrusting.echo("x", { timeout: 5000 })).rejects.toThrow(/self[- ]signed|certificate/i);
 });

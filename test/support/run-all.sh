@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-APT_PACKAGES=(gcc gearman-job-server gearman-tools libgearman-dev chromium php-cli php-gearman libgearman-client-perl)
+APT_PACKAGES=(gcc openssl gearman-job-server gearman-tools libgearman-dev chromium php-cli php-gearman libgearman-client-perl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
