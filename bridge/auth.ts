@@ -8,12 +8,12 @@ import { knownKeys, type Principal, principalProblem } from "./policy.ts";
 export type Verify = (req: IncomingMessage) => Promise<Principal | null>;
 
 /** The claims of a signed token: a {@link Principal} whose id is `sub`, with a required expiry and an optional audience `aud`. */
-export type TokenClaims = Omit<Principal, "id" | "exp"> & { sub: string; exp: number; aud?: string };
+export type TokenClaims = Omit<Principal, "id" | "exp"> & { sub: string; exp: number; aud?: string | undefined };
 
 /** Options of the HMAC token check. */
 export interface HmacOptions {
   /** The shared secret (at least 32 bytes of randomness). */ secret: string | Uint8Array;
-  /** When set, tokens must carry this `aud`. */ audience?: string;
+  /** When set, tokens must carry this `aud`. */ audience?: string | undefined;
 }
 
 const b64url = (b: Uint8Array | string): string => Buffer.from(b).toString("base64url");
@@ -23,7 +23,9 @@ const mac = (body: string, secret: string | Uint8Array): Buffer => createHmac("s
 const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
 
 /**
- * Signs claims into a token for {@link tokenVerifier}; the issuer (your web back end) calls this.
+ * Signs claims into a token for {@link tokenVerifier} (HS256, JWT-shaped); the issuer (your web back end) calls this.
+ * `exp` is in seconds since the epoch; the bridge refuses the token after it (HTTP 401) and closes connections made
+ * with it with 4401. Claims are not checked here: a token with a bad principal is refused when it is used.
  * @example
  * ```ts
  * const token = signToken({ sub: "alice", roles: ["client"], submit: ["tenantA.*"], exp: Date.now() / 1000 + 600 }, secret);
@@ -52,12 +54,13 @@ function verifySignedToken(token: string, { secret, audience }: HmacOptions): Pr
 /**
  * The built-in `verify`: the bearer token (subprotocol `bearer.<token>`) as a static token, looked up by hash so that
  * lookup time says nothing about it, or, when `hmac` is given, as a signed token.
+ * @throws {TypeError} for a static token's principal that is unusable or has an unknown key.
  * @example
  * ```ts
  * const verify = tokenVerifier({ tokens: { "s3cret": { id: "svc", roles: ["worker"], register: ["resize"] } } });
  * ```
  */
-export function tokenVerifier({ tokens = {}, hmac }: { tokens?: Record<string, Principal>; hmac?: HmacOptions }): Verify {
+export function tokenVerifier({ tokens = {}, hmac }: { tokens?: Record<string, Principal> | undefined; hmac?: HmacOptions | undefined }): Verify {
   const byHash = new Map(Object.entries(tokens).map(([token, principal]) => {
     const problem = principalProblem(principal);
     if (problem) throw new TypeError(problem);

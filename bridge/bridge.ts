@@ -21,10 +21,10 @@ export { signToken, tokenVerifier, type TokenClaims, type Verify } from "./auth.
 const LIMITS = {
   /** Largest packet body from a peer; ws `maxPayload` is this + 12. @default 1 MiB */ maxPacketSize: 1_048_576,
   /** Open WebSockets, in all. @default 10000 */ maxConnections: 10_000,
-  /** @default 1000 */ maxConnectionsPerPrincipal: 1000,
-  /** @default 1000 */ maxConnectionsPerIp: 1000,
+  /** Open WebSockets per principal; over it the upgrade gets 429. @default 1000 */ maxConnectionsPerPrincipal: 1000,
+  /** Open WebSockets per client address (see `trustedProxies`); over it the upgrade gets 429. @default 1000 */ maxConnectionsPerIp: 1000,
   /** Submits per second per principal; over it the connection closes with 1008 "rate limit". @default 1000 */ submitsPerSecond: 1000,
-  /** @default 2 × submitsPerSecond */ submitBurst: 2000,
+  /** Submits a principal may make at once before `submitsPerSecond` applies. @default 2 × submitsPerSecond */ submitBurst: 2000,
   /** Bytes per second per principal from its peers; over it the bridge stops reading them for a while. @default 64 MiB */ bytesPerSecond: 67_108_864,
   /** Foreground jobs submitted and not yet ended, per connection; over it the connection closes with 1008. @default 1000 */ maxJobsInFlight: 1000,
   /** Time to the first packet. @default 30000 */ firstPacketMs: 30_000,
@@ -39,16 +39,16 @@ const LIMITS = {
 const least = (k: string): number => (k === "lowWaterMark" ? 0 : 1);
 
 /** Limits of the bridge; each has a safe default. */
-export type BridgeLimits = Partial<typeof LIMITS>;
+export type BridgeLimits = { [K in keyof typeof LIMITS]?: number | undefined };
 
 /** Who may connect and from where. */
 export interface BridgePolicy {
-  /** Decides who is connecting. @default tokenVerifier({ tokens, hmac }) */ verify?: Verify;
-  /** Static bearer tokens → principals. */ tokens?: Record<string, Principal>;
-  /** Signed expiring tokens. */ hmac?: HmacOptions;
+  /** Decides who is connecting. @default tokenVerifier({ tokens, hmac }) */ verify?: Verify | undefined;
+  /** Static bearer tokens → principals. */ tokens?: Record<string, Principal> | undefined;
+  /** Signed expiring tokens. */ hmac?: HmacOptions | undefined;
   /** Allowed `Origin`s, exact `scheme://host[:port]`, or `*`. Requests without Origin (not browsers) pass. @default [] */
-  origins?: readonly string[];
-  /** Proxies whose `X-Forwarded-For` is believed for the per-IP cap. @default [] */ trustedProxies?: readonly string[];
+  origins?: readonly string[] | undefined;
+  /** Proxies whose `X-Forwarded-For` is believed for the per-IP cap. @default [] */ trustedProxies?: readonly string[] | undefined;
 }
 
 /** The one log line per connection: metadata only, never payloads, uniques or tokens. */
@@ -75,13 +75,13 @@ export type BridgeLogEntry =
 /** Options of {@link startBridge}. */
 export interface BridgeOptions {
   /** gearmand's `host:port`: the only target; clients can never choose another. */ upstream: string;
-  /** @default 0 (a free port) */ port?: number;
-  /** @default "127.0.0.1" */ host?: string;
-  /** Mount on this listening server instead of creating one (its own timeouts then apply). */ server?: Server;
-  /** @default "/gearman" */ path?: string;
+  /** @default 0 (a free port) */ port?: number | undefined;
+  /** @default "127.0.0.1" */ host?: string | undefined;
+  /** Mount on this listening server instead of creating one (its own timeouts then apply). */ server?: Server | undefined;
+  /** @default "/gearman" */ path?: string | undefined;
   /** Who may connect and from where: required, there is no open default. */ policy: BridgePolicy;
-  /** Caps and timeouts; unknown keys and values that are not whole numbers in range stop the start. */ limits?: BridgeLimits;
-  /** @default one JSON line on stderr */ logger?: (entry: BridgeLogEntry) => void;
+  /** Caps and timeouts; unknown keys and values that are not whole numbers in range stop the start. */ limits?: BridgeLimits | undefined;
+  /** @default one JSON line on stderr */ logger?: ((entry: BridgeLogEntry) => void) | undefined;
 }
 
 /** A running bridge. */
@@ -99,7 +99,13 @@ function reject(socket: Duplex, status: number, text: string): void {
 }
 
 /**
- * Starts the bridge.
+ * Starts the bridge: listens on `host:port` (or mounts on `server`) and relays each admitted WebSocket to its own TCP
+ * connection to `upstream`. Refusals at the upgrade are HTTP 401/403/429/503 (404 for another path); a policy
+ * violation later closes the WebSocket with 1002/1003/1008/1009/4401 and a reason.
+ * @throws {TypeError} (as a rejection) without a policy, for an unknown key in `policy`, its `hmac`, `limits` or a
+ * static token's principal, a limit that is not a whole number in range, a bad principal, or a `path` without its
+ * leading `/`; `InvalidArgumentError` for an `upstream` that is not `host:port`; the listener's error when it cannot
+ * listen.
  * @example
  * ```ts
  * const bridge = await startBridge({ upstream: "127.0.0.1:4730",
@@ -110,7 +116,7 @@ function reject(socket: Duplex, status: number, text: string): void {
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const { policy } = options;
   if (!policy) throw new TypeError("startBridge needs a policy (tokens, hmac or verify): without one it would hand gearmand to every page");
-  const limits: BridgeLimits = Object.fromEntries(Object.entries(options.limits ?? {}).filter(([, v]) => v !== undefined));
+  const limits: Partial<typeof LIMITS> = Object.fromEntries(Object.entries(options.limits ?? {}).filter(([, v]) => v !== undefined));
   knownKeys(policy, ["verify", "tokens", "hmac", "origins", "trustedProxies"], "policy key");
   knownKeys(policy.hmac ?? {}, ["secret", "audience"], "hmac key");
   knownKeys(limits, Object.keys(LIMITS), "limit");

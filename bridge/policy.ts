@@ -11,10 +11,10 @@ export interface Principal {
   /** Stable id: client id shown by `workers`, unique namespace, per-principal limits. `[A-Za-z0-9._@-]`, at most 32 bytes. */
   id: string;
   /** What the peer may do. */ roles: readonly Role[];
-  /** Functions it may submit: exact names, prefixes like `tenantA.*`, or `*`. @default [] */ submit?: readonly string[];
-  /** Functions it may register (`CAN_DO`). @default [] */ register?: readonly string[];
-  /** Expiry in seconds since the epoch; the connection closes with 4401 then. */ exp?: number;
-  /** Allow `SUBMIT_JOB_EPOCH` (persistent far-future jobs). @default false */ allowEpoch?: boolean;
+  /** Functions it may submit: exact names, prefixes like `tenantA.*`, or `*`. @default [] */ submit?: readonly string[] | undefined;
+  /** Functions it may register (`CAN_DO`). @default [] */ register?: readonly string[] | undefined;
+  /** Expiry in seconds since the epoch; the connection closes with 4401 then. */ exp?: number | undefined;
+  /** Allow `SUBMIT_JOB_EPOCH` (persistent far-future jobs). @default false */ allowEpoch?: boolean | undefined;
 }
 
 /** A packet's fate: undefined forwards it as it came, bytes go in its place, null drops it; a string closes with 1008 and says why. */

@@ -14,7 +14,7 @@ import type { BridgeLimits, ConnectionLog } from "./bridge.ts";
 import { checkRequest, type Principal, stripNamespace, type TokenBucket, type Verdict } from "./policy.ts";
 
 /** The relay's view of the bridge's settings. */
-export type RelayConfig = Readonly<Required<BridgeLimits> & { upstream: { host: string; port: number } }>;
+export type RelayConfig = { readonly [K in keyof BridgeLimits]-?: number } & { readonly upstream: { host: string; port: number } };
 
 /** A relayed connection, as the bridge holds it. */
 export interface Relay { heartbeat(): void; close(code: number, reason: string): void }

@@ -13,13 +13,13 @@ export { tcpConnector } from "./transports/browser-connector.ts";
 // Plain subclasses (not a mixin of private constants, which JSR's `deno doc --lint` refuses), each dropped by bundlers when unused.
 /** A Gearman client; see {@link BaseClient}. Servers are bridge URLs (`ws://…`, `wss://…`). */
 export class Client extends BaseClient {
-  /** A client of `options.servers`; connections open on first use. */
+  /** A client of `options.servers`, opened on first use; a `tcp://` or `host:port` one throws a TypeError naming the bridge. */
   constructor(options: ClientOptions) { super(options, browserConnector); }
 }
 
 /** A Gearman worker; see {@link BaseWorker}. Servers as for {@link Client}. */
 export class Worker extends BaseWorker {
-  /** A worker of `options.servers`; `start()` connects it. */
+  /** A worker of `options.servers`, connected by `start()`; a `tcp://` or `host:port` one throws a TypeError naming the bridge. */
   constructor(options: WorkerOptions) { super(options, browserConnector); }
 }
 

@@ -44,7 +44,7 @@ export class ConnectionError extends GearmanError {
   /** The server address, e.g. `tcp://127.0.0.1:4730`, when known. */
   readonly server: string | undefined;
   /** `options.cause` holds the runtime's error, `options.server` the address that failed. */
-  constructor(message: string, options?: ErrorOptions & { server?: string }) {
+  constructor(message: string, options?: ErrorOptions & { server?: string | undefined }) {
     super(ErrorCode.CONNECTION, message, options);
     this.server = options?.server;
   }
@@ -166,16 +166,19 @@ export class ClosedError extends GearmanError {
   }
 }
 
+/** The WebSocket close codes of a bridge's policy: 1002 bad packet, 1003 not allowed, 1008 policy (rate, slow consumer, …), 1009 too big, 4401 token expired. */
+export type PolicyCloseCode = 1002 | 1003 | 1008 | 1009 | 4401;
+
 /** A bridge refused something this peer sent or was (WebSocket close 1002/1003/1008/1009/4401). */
 export class PolicyError extends GearmanError {
   /** Always `"PolicyError"`. */
   override name = "PolicyError";
   /** The WebSocket close code the bridge used. */
-  readonly closeCode: number;
+  readonly closeCode: PolicyCloseCode;
   /** The bridge's human-readable reason. */
   readonly reason: string;
   /** From the bridge's WebSocket close code and reason. */
-  constructor(closeCode: number, reason: string) {
+  constructor(closeCode: PolicyCloseCode, reason: string) {
     super(ErrorCode.POLICY, `the bridge closed the connection (${closeCode})${reason ? `: ${reason}` : ""}`);
     this.closeCode = closeCode;
     this.reason = reason;

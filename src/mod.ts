@@ -8,14 +8,15 @@
 export * from "./errors.ts";
 export * from "./protocol/mod.ts";
 export type { Connector, ConnectorFactory, ConnectorOptions, Transport, TransportSink } from "./core/transport.ts";
-export { BaseClient, type JobStatus, type RequestOptions, type SubmitOptions, type UniqueJobStatus } from "./core/client.ts";
+export { BaseClient } from "./core/client.ts";
+export type { JobStatus, RequestOptions, SubmitOptions, UniqueJobStatus } from "./core/requests.ts";
 export { BaseWorker } from "./core/worker.ts";
 export { type AdminCallOptions, BaseAdminClient, type AdminClientOptions } from "./core/admin-client.ts";
 export { Task, type Priority, type TaskEvent, type TaskEventOf, type TaskEventType } from "./core/task.ts";
 export { Job } from "./core/job.ts";
 export {
   type Aggregator, type FunctionOptions, GearmanReturn, type HandlerResult, type JobHandler,
-  type PartitionedFunction, type PartitionFunction, type ReturnCode,
+  type PartitionedFunction, type partitionedBrand, type PartitionFunction, type ReturnCode, type returnCodeBrand,
 } from "./core/functions.ts";
 export { partitioned } from "./core/map-run.ts";
 export {

@@ -18,20 +18,20 @@ export interface AdminClientOptions {
   /** The server: `host:port` or `tcp://host:port`. */
   server: string;
   /** Maps the address to a connector; runtime entries set it. */
-  connector?: ConnectorFactory;
+  connector?: ConnectorFactory | undefined;
   /**
    * Longest wait for each command's answer, connecting included, in ms; then the command rejects with
    * `TimeoutError` (its late answer is read and dropped). Overridden per call. @default no limit
    */
-  timeout?: number;
+  timeout?: number | undefined;
 }
 
 /** Per-call options of an {@link BaseAdminClient} command. */
 export interface AdminCallOptions {
   /** Longest wait for the answer in ms, then `TimeoutError`. @default the client's `timeout` */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Aborting rejects the command with `AbortError` (its late answer is read and dropped). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 interface Pending {
@@ -53,7 +53,11 @@ function checkTimeout(timeout: number | undefined): void {
 }
 
 /**
- * Speaks gearmand's admin text protocol.
+ * Speaks gearmand's admin text protocol over one connection, opened on the first command; commands are pipelined
+ * and answered in order. A command rejects with `AdminCommandError` (a `ProtocolError` with `adminCode`) when the
+ * server answers `ERR`, `InvalidArgumentError` for an argument that is empty or holds whitespace or NUL (or a
+ * server address the connector cannot read), `TimeoutError` / `AbortError` from its {@link AdminCallOptions},
+ * `ConnectionError` when the connection fails (the next command opens a new one), and `ClosedError` after `close()`.
  * @example
  * ```ts
  * const admin = new AdminClient({ server: "127.0.0.1:4730" });
@@ -68,7 +72,10 @@ export class BaseAdminClient {
   #conn: Promise<Conn> | undefined;
   #closed = false;
 
-  /** Connects lazily, on the first command; `defaultConnector` is what a runtime entry's `AdminClient` passes. */
+  /**
+   * Connects lazily, on the first command; `defaultConnector` is what a runtime entry's `AdminClient` passes.
+   * @throws {InvalidArgumentError} without a connector, or for a `timeout` that is not a number > 0.
+   */
   constructor(options: AdminClientOptions, defaultConnector?: ConnectorFactory) {
     const connector = options.connector ?? defaultConnector;
     if (!connector) throw new InvalidArgumentError("AdminClient needs a connector: import it from a runtime entry");
@@ -78,7 +85,10 @@ export class BaseAdminClient {
     this.#timeout = options.timeout;
   }
 
-  /** Sends one command line (words separated by whitespace) and returns the raw response lines. */
+  /**
+   * Sends one command line (words separated by whitespace) and returns the raw response lines (a list's rows without
+   * its closing `.`). An `ERR` answer is returned as its line, not thrown.
+   */
   async command(line: string, options?: AdminCallOptions): Promise<string[]> {
     const words = line.trim().split(/\s+/);
     return (await this.#send(words, options)).lines;

@@ -13,52 +13,10 @@ import { ClientConnection } from "./client-connection.ts";
 import { connectionLost } from "./connection.ts";
 import { backoffDelay, deferred } from "./events.ts";
 import { type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from "./options.ts";
+import type { JobStatus, RequestOptions, SubmitOptions, UniqueJobStatus } from "./requests.ts";
 import { type Priority, Task } from "./task.ts";
 import type { ConnectorFactory, Connector } from "./transport.ts";
 import { randomUuid } from "./uuid.ts";
-
-/** Time limit and cancellation of one request: a submit, a status query, an echo. */
-export interface RequestOptions {
-  /** Aborting rejects with `AbortError` (a submitted job keeps running on the server). */
-  signal?: AbortSignal;
-  /** Milliseconds before it rejects with `TimeoutError` (a submitted job keeps running on the server). */
-  timeout?: number;
-}
-
-/** Options of one submit. */
-export interface SubmitOptions extends RequestOptions {
-  /** Queue: high, normal or low. @default "normal" */
-  priority?: Priority;
-  /**
-   * Unique id (≤ 63 bytes, no NUL): submits with the same function and unique share one job. Background
-   * submits without one get a random one, so that gearmand's persistent queue keeps every job.
-   */
-  unique?: string;
-  /** Keep WORK_DATA payloads for `task.output()`; turn off for long streams read by events. @default true */
-  collect?: boolean;
-}
-
-/** Answer to GET_STATUS. */
-export interface JobStatus {
-  /** Job handle. */
-  handle: string;
-  /** The server knows the job (queued or running). */
-  known: boolean;
-  /** A worker holds the job. */
-  running: boolean;
-  /** Last WORK_STATUS numerator (0 when none). */
-  numerator: number;
-  /** Last WORK_STATUS denominator (0 when none). */
-  denominator: number;
-}
-
-/** Answer to GET_STATUS_UNIQUE. */
-export interface UniqueJobStatus extends Omit<JobStatus, "handle"> {
-  /** The unique asked about. */
-  unique: string;
-  /** Foreground clients waiting for the job. */
-  waiting: number;
-}
 
 interface Slot {
   readonly server: string;
@@ -77,7 +35,11 @@ const HANDLE_MEMORY = 10_000;
 const RESUBMIT_ATTEMPTS = 10;
 
 /**
- * Submits jobs to gearmand.
+ * Submits jobs to gearmand, over one connection per server, opened on first use. Every method throws or rejects
+ * with a {@link GearmanError} subclass: `InvalidArgumentError` before anything is sent, `ConnectionError` when no
+ * server can be reached or the job's connection is lost, `ClosedError` after {@link BaseClient.close}, `TimeoutError`
+ * / `AbortError` from {@link RequestOptions}, `ServerError` when the server answers ERROR (e.g. `QUEUE_ERROR`), and
+ * `JobFailedError` / `JobExceptionError` for the job's own failure.
  * @example
  * ```ts
  * const client = new Client({ servers: ["127.0.0.1:4730"] });
@@ -96,7 +58,10 @@ export class BaseClient {
   /** Tasks waiting out a back-off before they are submitted again (resubmitOnReconnect). */
   #resubmits = new Map<Task, ReturnType<typeof setTimeout>>();
 
-  /** Creates a client; connections open on first use. */
+  /**
+   * Creates a client; connections open on first use.
+   * @throws {InvalidArgumentError} for bad options, no servers, or an address the connector cannot read.
+   */
   constructor(options: ClientOptions, defaultConnector?: ConnectorFactory) {
     this.#options = resolveClientOptions(options, defaultConnector);
     this.#slots = this.#options.servers.map((server) => ({
@@ -110,35 +75,51 @@ export class BaseClient {
     }));
   }
 
-  /** Submits a foreground job and returns its {@link Task}. Throws `InvalidArgumentError` on a bad name or unique. */
+  /**
+   * Submits a foreground job and returns its {@link Task}, whose `result()` settles with the outcome.
+   * @throws {InvalidArgumentError} on a bad function name or unique, a payload that is not a string or `Uint8Array`, a
+   * packet body over `maxPacketSize`, an unknown priority or a bad `timeout`. After `close()` the task rejects with `ClosedError`.
+   */
   submit(functionName: string, payload: Payload, options: SubmitOptions = {}): Task {
     return this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], options.collect ?? true);
   }
 
-  /** Runs a job and resolves as `gearman_client_do` does: all WORK_DATA payloads then the WORK_COMPLETE payload. */
+  /**
+   * Runs a job and resolves as `gearman_client_do` does: all WORK_DATA payloads then the WORK_COMPLETE payload.
+   * Rejects with `JobFailedError` / `JobExceptionError` when the job fails, and as described on the class otherwise.
+   */
   async execute(functionName: string, payload: Payload, options: SubmitOptions = {}): Promise<Uint8Array> {
     return await this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], true).output();
   }
 
-  /** Submits a background job; resolves with its handle once the server queued it. */
+  /**
+   * Submits a background job; resolves with its handle once the server queued it. Without a `unique` it gets a
+   * random one (see {@link SubmitOptions.unique}). Rejects with `ServerError` when the server refuses it (e.g. `QUEUE_ERROR`).
+   */
   async submitBackground(functionName: string, payload: Payload, options: SubmitOptions = {}): Promise<string> {
     return await this.#start(functionName, payload, options, BACKGROUND[options.priority ?? "normal"], false, true).created();
   }
 
-  /** Submits a background job that is not handed out before `when` (SUBMIT_JOB_EPOCH); resolves with its handle. */
+  /**
+   * Submits a background job that is not handed out before `when` (SUBMIT_JOB_EPOCH, whole seconds); resolves with its handle.
+   * @throws {InvalidArgumentError} for an invalid Date, and as {@link BaseClient.submit}.
+   */
   async submitAt(functionName: string, payload: Payload, when: Date, options: Omit<SubmitOptions, "priority"> = {}): Promise<string> {
     const epoch = String(Math.floor(when.getTime() / 1000));
     if (epoch === "NaN") throw new InvalidArgumentError("submitAt needs a valid Date");
     return await this.#start(functionName, payload, options, PacketType.SUBMIT_JOB_EPOCH, false, true, [epoch]).created();
   }
 
-  /** Submits a map/reduce job: `functionName` partitions the payload and `reducer` runs on each part. */
+  /**
+   * Submits a map/reduce job: `functionName` partitions the payload and `reducer` runs on each part.
+   * @throws {InvalidArgumentError} for a reducer name that is empty, holds NUL or is over 64 bytes, and as {@link BaseClient.submit}.
+   */
   submitReduce(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Task {
     assertReducer(reducer);
     return this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, options.collect ?? true, false, [reducer, ""]);
   }
 
-  /** Runs a map/reduce job and resolves with the aggregated result. */
+  /** Runs a map/reduce job and resolves with the aggregated result; rejects as {@link BaseClient.execute}. */
   async executeReduce(functionName: string, reducer: string, payload: Payload, options: Omit<SubmitOptions, "priority"> = {}): Promise<Uint8Array> {
     assertReducer(reducer);
     return await this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB, true, false, [reducer, ""]).output();
@@ -150,13 +131,19 @@ export class BaseClient {
     return await this.#start(functionName, payload, options, PacketType.SUBMIT_REDUCE_JOB_BACKGROUND, false, true, [reducer, ""]).created();
   }
 
-  /** Asks the server that created `handle` (or the first reachable one) for the job's status. */
+  /**
+   * Asks the server that created `handle` for the job's status; a handle this client did not get (or got from a
+   * connection since lost) is asked of any reachable server. An unknown job resolves with `known: false`.
+   */
   async getStatus(handle: string, options?: RequestOptions): Promise<JobStatus> {
     const p = await this.#ask(PacketType.GET_STATUS, handle, PacketType.STATUS_RES, options, this.#handleServer.get(handle) ?? this.#olderHandles.get(handle));
     return { handle: argText(p, 0), known: argText(p, 1) === "1", running: argText(p, 2) === "1", numerator: Number(argText(p, 3)), denominator: Number(argText(p, 4)) };
   }
 
-  /** Asks for the status of the job with this unique id (any function), on the server such submits go to. */
+  /**
+   * Asks for the status of the job with this unique id (any function), on the server such submits go to.
+   * @throws {InvalidArgumentError} for a unique over 63 bytes or with NUL.
+   */
   async getStatusUnique(unique: string, options?: RequestOptions): Promise<UniqueJobStatus> {
     assertUnique(unique);
     const p = await this.#ask(PacketType.GET_STATUS_UNIQUE, unique, PacketType.STATUS_RES_UNIQUE, options, this.#home(unique));
@@ -171,7 +158,10 @@ export class BaseClient {
     return (await this.#ask(PacketType.ECHO_REQ, toBytes(payload), PacketType.ECHO_RES, options)).args[0]!;
   }
 
-  /** Sets a connection option on every open connection; `exceptions` is already sent by default. */
+  /**
+   * Sets a connection option on every open connection (connecting one first if none is); `exceptions` is already
+   * sent by default. Rejects with `ServerError` when a server refuses it.
+   */
   async setOption(option: "exceptions"): Promise<void> {
     await this.#acquire();
     await Promise.all(this.#slots.filter((s) => s.conn).map((s) => this.#ask(PacketType.OPTION_REQ, option, PacketType.OPTION_RES, {}, s)));
@@ -386,7 +376,8 @@ function arm(o: RequestOptions, what: string, fail: (e: GearmanError) => void, u
   if (timeout !== undefined && !(timeout > 0)) throw new InvalidArgumentError(`timeout must be > 0 ms, not ${timeout}`);
   const onAbort = (): void => fail(new AbortError(`${what} aborted`, { cause: signal?.reason }));
   if (signal?.aborted) return onAbort(), false;
-  const timer = timeout && setTimeout(() => fail(new TimeoutError(`no answer to ${what} within ${timeout} ms`)), timeout);
+  // setTimeout fires at once for 2^31 ms or more: such a timeout (Infinity, say) is no limit, not an instant failure.
+  const timer = timeout! < 2 ** 31 ? setTimeout(() => fail(new TimeoutError(`no answer to ${what} within ${timeout} ms`)), timeout) : undefined;
   signal?.addEventListener("abort", onAbort, { once: true });
   const cleanup = (): void => {
     clearTimeout(timer);

@@ -24,11 +24,11 @@ export interface ConnectionHandler {
 /** Options of {@link PacketConnection}. */
 export interface PacketConnectionOptions {
   /** Largest packet body accepted. */
-  maxPacketSize?: number;
+  maxPacketSize?: number | undefined;
   /** Magic expected from the peer. @default "res" */
-  expect?: Magic;
+  expect?: Magic | undefined;
   /** Called before each outgoing packet and after each incoming one (the playground's packet inspector). */
-  tap?: (direction: "out" | "in", packet: Packet, server: string) => void;
+  tap?: ((direction: "out" | "in", packet: Packet, server: string) => void) | undefined;
 }
 
 

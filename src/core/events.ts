@@ -90,7 +90,7 @@ export function deferred<T>(): Deferred<T> {
 
 function ignore(): void {}
 
-/** Exponential back-off with full jitter: a random delay in [base/2, min(cap, base·2^attempt)]. */
+/** Exponential back-off with jitter: a random delay in [c/2, c], where c = min(cap, base·2^attempt). */
 export function backoffDelay(attempt: number, base: number, cap: number): number {
   const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 30));
   return ceiling / 2 + Math.random() * (ceiling / 2);

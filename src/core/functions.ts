@@ -14,10 +14,20 @@ import type { WorkerConnection } from "./worker-connection.ts";
 /** Reducer jobs in flight per map job when `maxInFlight` is not given. */
 const DEFAULT_MAX_IN_FLIGHT = 64;
 
+/**
+ * Brands {@link ReturnCode}: the worker tells a code by identity, so a look-alike `{ name: "SUCCESS" }` is none.
+ * A type only (exported with `export type`): there is no such value at run time.
+ */
+export declare const returnCodeBrand: unique symbol;
+/** Brands {@link PartitionedFunction}: only `partitioned()` brings the map/reduce runner. A type only, as above. */
+export declare const partitionedBrand: unique symbol;
+
 /** A return code, as libgearman's `gearman_return_t` for define-function callbacks. */
 export interface ReturnCode {
   /** SUCCESS, FAIL or ERROR. */
   readonly name: "SUCCESS" | "FAIL" | "ERROR";
+  /** Only the {@link GearmanReturn} objects are return codes. */
+  readonly [returnCodeBrand]: true;
 }
 
 /**
@@ -25,9 +35,9 @@ export interface ReturnCode {
  * at once, ERROR gives it back to the server to run again after a back-off.
  */
 export const GearmanReturn: { readonly SUCCESS: ReturnCode; readonly FAIL: ReturnCode; readonly ERROR: ReturnCode } = Object.freeze({
-  SUCCESS: Object.freeze({ name: "SUCCESS" as const }),
-  FAIL: Object.freeze({ name: "FAIL" as const }),
-  ERROR: Object.freeze({ name: "ERROR" as const }),
+  SUCCESS: Object.freeze({ name: "SUCCESS" }) as ReturnCode,
+  FAIL: Object.freeze({ name: "FAIL" }) as ReturnCode,
+  ERROR: Object.freeze({ name: "ERROR" }) as ReturnCode,
 });
 
 /** What a handler may return: a payload (the result), nothing (empty result) or a return code. */
@@ -44,13 +54,15 @@ export interface PartitionFunction<C = unknown> {
   /** Splits the workload: each `await job.sendData(chunk)` becomes one reducer job. */
   partition: JobHandler<C>;
   /** Combines the reducer results; without it they are concatenated in send order. */
-  aggregate?: Aggregator<C>;
+  aggregate?: Aggregator<C> | undefined;
 }
 
 /** A {@link PartitionFunction} made by `partitioned()`, which brings the map/reduce machinery with it. */
 export interface PartitionedFunction<C = unknown> extends PartitionFunction<C> {
   /** @internal Runs one map job (map-run.ts). */
   readonly run: MapJobRunner;
+  /** Only `partitioned()` makes one: a plain `{ partition }` object has no runner. */
+  readonly [partitionedBrand]: true;
 }
 
 /** Takes one map job on behalf of a worker (map-run.ts; imported here as a type only, so plain workers do not carry it). */
@@ -58,14 +70,17 @@ export type MapJobRunner = (host: MapHost, conn: WorkerConnection, job: Job<unkn
 
 /** Options of `defineFunction`. */
 export interface FunctionOptions<C = unknown> {
-  /** Milliseconds before gearmand requeues the job (CAN_DO_TIMEOUT, floor 1000); the job's signal aborts then. */
-  timeout?: number;
+  /**
+   * Milliseconds before gearmand requeues the job (CAN_DO_TIMEOUT; 1 to 999 count as 1000); the job's signal aborts
+   * then and nothing more is sent for it. A whole number from 0 to 2^31 − 1. @default 0 (no timeout)
+   */
+  timeout?: number | undefined;
   /** Handed to every call as `job.context`, unchanged. */
-  context?: C;
+  context?: C | undefined;
   /** Report thrown errors with WORK_EXCEPTION (only for clients that ask for exceptions; see README). @default false */
-  exceptions?: boolean;
+  exceptions?: boolean | undefined;
   /** Reducer jobs in flight at once for one map job; `sendData` waits beyond it. @default 64 */
-  maxInFlight?: number;
+  maxInFlight?: number | undefined;
 }
 
 /** A function definition as stored by the worker. */
@@ -90,7 +105,7 @@ export function toDefinition<C>(name: string, fn: JobHandler<C> | PartitionedFun
     throw new InvalidArgumentError(`${name} needs a handler, or partitioned({ partition })`);
   }
   const timeout = options.timeout ?? 0;
-  if (!Number.isInteger(timeout) || timeout < 0) throw new InvalidArgumentError(`timeout of ${name} must be a whole number of ms >= 0`);
+  if (!Number.isInteger(timeout) || !(timeout >= 0 && timeout < 2 ** 31)) throw new InvalidArgumentError(`timeout of ${name} must be 0 to 2^31-1 whole ms`);
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new InvalidArgumentError(`maxInFlight of ${name} must be a whole number >= 1`);
   return {

@@ -27,15 +27,15 @@ export interface JobChannel {
  */
 export class Job<C = unknown> {
   /** Job handle, e.g. `H:host:42`. */
-  readonly handle: string;
+  declare readonly handle: string;
   /** Function name as the server sent it. */
-  readonly functionName: string;
+  declare readonly functionName: string;
   /** Unique id ("" when the client gave none or the assignment carried none). */
-  readonly unique: string;
+  declare readonly unique: string;
   /** Reducer function name of a map job, "" otherwise. */
-  readonly reducer: string;
+  declare readonly reducer: string;
   /** The workload, as received. */
-  readonly workload: Uint8Array;
+  declare readonly workload: Uint8Array;
   /** The context given to `defineFunction`. */
   readonly context: C;
   #controller: AbortController | undefined;
@@ -44,17 +44,15 @@ export class Job<C = unknown> {
 
   /** @internal Jobs are made by the worker. */
   constructor(fields: { handle: string; functionName: string; unique: string; reducer: string; workload: Uint8Array }, context: C, channel: JobChannel) {
-    this.handle = fields.handle;
-    this.functionName = fields.functionName;
-    this.unique = fields.unique;
-    this.reducer = fields.reducer;
-    this.workload = fields.workload;
+    // `fields` is an assignment, or a Job for a map job's copy (its own context is set next; private state is not copied).
+    Object.assign(this, fields);
     this.context = context;
     this.#channel = channel;
   }
 
   /**
-   * Aborted when the job must stop: timeout, requeue, worker stop. Made on first use: an
+   * Aborted when the job must stop: its timeout, a requeue, `removeFunction`, its connection lost, the worker's stop
+   * (what the handler returns then is dropped). Made on first use: an
    * AbortController costs more than the rest of a small job.
    */
   get signal(): AbortSignal {

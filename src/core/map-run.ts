@@ -57,7 +57,7 @@ export interface MapHost {
  * ```
  */
 export function partitioned<C = unknown>(fn: PartitionFunction<C>): PartitionedFunction<C> {
-  return { partition: fn.partition, aggregate: fn.aggregate, run: runMapJob };
+  return { partition: fn.partition, aggregate: fn.aggregate, run: runMapJob } as PartitionedFunction<C>;
 }
 
 /**
@@ -93,6 +93,7 @@ async function runOne(host: MapHost, conn: WorkerConnection, job: Job<unknown>, 
   };
   const client = (host.reducer ??= new BaseClient({
     servers: o.servers, connector: o.connector, logger: o.logger, libgearmanCompatible: o.libgearmanCompatible, tap: o.tap,
+    maxPacketSize: o.maxPacketSize, reconnectDelay: o.reconnectDelay, maxReconnectDelay: o.maxReconnectDelay,
   }));
   const run = new MapRun(client, job.reducer, def.maxInFlight, fail);
   const mapJob = new Job(job, def.context, {

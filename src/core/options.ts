@@ -28,53 +28,59 @@ export interface CommonOptions {
   /** Servers: `host:port`, `tcp://host:port`, `ws://…` or `wss://…` (what the entry's connector supports). */
   servers: readonly string[];
   /** Maps a server address to a connector. Each runtime entry sets its own default. */
-  connector?: ConnectorFactory;
+  connector?: ConnectorFactory | undefined;
   /** Where warnings go. @default console for warn and error */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Largest packet body (fields, separators and payload) accepted from a server or sent to it, in bytes. @default 64 MiB */
-  maxPacketSize?: number;
+  maxPacketSize?: number | undefined;
   /** First reconnect delay in ms; doubles per failure, with jitter. @default 100 */
-  reconnectDelay?: number;
+  reconnectDelay?: number | undefined;
   /** Longest reconnect delay in ms. @default 5000 */
-  maxReconnectDelay?: number;
+  maxReconnectDelay?: number | undefined;
   /** Reproduce what libgearman peers expect where the defaults differ (see README). @default false */
-  libgearmanCompatible?: boolean;
-  /** Bearer token for `ws://` / `wss://` servers behind a gearman-bridge. */
-  token?: string;
+  libgearmanCompatible?: boolean | undefined;
+  /**
+   * Bearer token for `ws://` / `wss://` servers behind a gearman-bridge, sent as the subprotocol `bearer.<token>`
+   * (never in the URL): HTTP token characters only, e.g. base64url without padding, else `InvalidArgumentError`.
+   */
+  token?: string | undefined;
   /** Sees every packet sent and received, with the connection's address (the playground's packet inspector). */
-  tap?: (direction: "out" | "in", packet: Packet, server: string) => void;
+  tap?: ((direction: "out" | "in", packet: Packet, server: string) => void) | undefined;
 }
 
 /** Options of a {@link Client}. */
 export interface ClientOptions extends CommonOptions {
   /** Resubmit in-flight foreground tasks that have a unique id when their connection drops. @default false */
-  resubmitOnReconnect?: boolean;
+  resubmitOnReconnect?: boolean | undefined;
   /** Requests awaiting an answer on one connection before more are held back locally. @default 1000 */
-  requestWindow?: number;
+  requestWindow?: number | undefined;
   /** Send OPTION_REQ "exceptions" on every connection so WORK_EXCEPTION arrives as such. @default true */
-  exceptions?: boolean;
+  exceptions?: boolean | undefined;
 }
 
 /** Options of a Worker. */
 export interface WorkerOptions extends CommonOptions {
   /** Jobs run at once, over all servers. @default 1 */
-  concurrency?: number;
-  /** Sent with SET_CLIENT_ID on every connection; shown by the admin `workers` command. */
-  clientId?: string;
+  concurrency?: number | undefined;
+  /**
+   * Sent with SET_CLIENT_ID on every connection; shown by the admin `workers` command (behind a bridge, the
+   * principal's id is shown instead). Non-empty, without NUL.
+   */
+  clientId?: string | undefined;
   /**
    * Longest wait, in ms, for gearmand's NOOP before an idle worker asks for a job again (libgearman
    * waits 10 s). gearmand wakes nobody when an epoch job falls due, and not reliably when it requeues
    * a timed-out job. @default 10000
    */
-  pollInterval?: number;
+  pollInterval?: number | undefined;
 }
 
 /** Options of a worker's `stop()`. */
 export interface StopOptions {
   /** Let running jobs finish (bounded by `timeout`) before closing. @default true */
-  graceful?: boolean;
+  graceful?: boolean | undefined;
   /** Deadline for running jobs in ms; after it they are aborted and gearmand requeues them. @default 30000 */
-  timeout?: number;
+  timeout?: number | undefined;
 }
 
 /** Options shared by clients and workers, after defaults and validation. */

@@ -46,7 +46,9 @@ export interface TaskSpec {
 type Listener = (event: TaskEvent) => void;
 
 /**
- * A foreground job submitted by a client.
+ * A foreground job submitted by a client (`client.submit`, `client.submitReduce`). It settles exactly once: with
+ * the result, a `JobFailedError` / `JobExceptionError`, or the error that ended it otherwise (`ConnectionError`,
+ * `ClosedError`, `TimeoutError`, `AbortError`, `ServerError`).
  * @example
  * ```ts
  * const task = client.submit("reverse", "hello");
@@ -96,17 +98,23 @@ export class Task {
     return this.#done;
   }
 
-  /** Resolves with the job handle once the server acknowledged the submit. */
+  /** Resolves with the job handle once the server acknowledged the submit; rejects with the task's error if it ends before that. */
   created(): Promise<string> {
     return this.#handle !== undefined ? Promise.resolve(this.#handle) : (this.#created ??= deferred<string>()).promise;
   }
 
-  /** Resolves with the WORK_COMPLETE payload; rejects with a typed error on failure. */
+  /**
+   * Resolves with the WORK_COMPLETE payload (without the WORK_DATA before it: see `output()`); rejects with
+   * `JobFailedError`, `JobExceptionError` or the error that ended the task.
+   */
   result(): Promise<Uint8Array> {
     return (this.#result ??= deferred<Uint8Array>()).promise;
   }
 
-  /** Resolves as `gearman_client_do` does: every WORK_DATA payload, then the WORK_COMPLETE payload. */
+  /**
+   * Resolves as `gearman_client_do` does: every WORK_DATA payload, then the WORK_COMPLETE payload (the WORK_DATA
+   * only when the submit's `collect` was on, the default); rejects as `result()`.
+   */
   async output(): Promise<Uint8Array> {
     const last = await this.result();
     if (!this.#data || this.#data.length === 0) return last;
@@ -114,7 +122,7 @@ export class Task {
   }
 
   /** Subscribes to one event type, or to all with `"*"`. Returns a function that unsubscribes. */
-  on<K extends TaskEventType>(type: K | "*", listener: (event: TaskEventOf<K>) => void): () => void {
+  on<K extends TaskEventType | "*">(type: K, listener: (event: K extends TaskEventType ? TaskEventOf<K> : TaskEvent) => void): () => void {
     const listeners = (this.#listeners ??= new Map());
     let set = listeners.get(type);
     if (!set) listeners.set(type, (set = new Set()));

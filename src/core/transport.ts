@@ -51,5 +51,5 @@ export type ConnectorFactory = (server: string, options?: ConnectorOptions) => C
 /** Per-client settings a connector factory may use. */
 export interface ConnectorOptions {
   /** Bearer token for `ws://` / `wss://` bridges (sent in `Sec-WebSocket-Protocol`, never in the URL). */
-  token?: string;
+  token?: string | undefined;
 }

@@ -1,10 +1,5 @@
 // Runtime-agnostic: no Node, Deno or DOM APIs.
-/**
- * Worker: defines functions, grabs jobs within its concurrency over every server, runs them and
- * sends exactly one terminal packet per job. Return codes follow libgearman's define-function,
- * fixed where libgearman is broken (semantics.md §10).
- * @module
- */
+/** The Worker ({@link BaseWorker}); return codes follow libgearman's define-function, fixed where it is broken. @module */
 import { ClosedError, type GearmanError, PolicyError } from "../errors.ts";
 import { toBytes } from "../protocol/bytes.ts";
 import { PacketType } from "../protocol/packet-types.ts";
@@ -30,12 +25,13 @@ interface Slot {
   readonly abort: AbortController;
 }
 
-const ERROR_BACKOFF_BASE = 250, ERROR_BACKOFF_CAP = 30_000;
-/** Time left to gearmand's own CAN_DO_TIMEOUT timer before a timed-out job is given back with CANT_DO. */
-const TIMEOUT_GRACE = 200;
+// The back-off after ERROR, per function; TIMEOUT_GRACE is left to gearmand's own CAN_DO_TIMEOUT timer before a timed-out job is given back.
+const ERROR_BACKOFF_BASE = 250, ERROR_BACKOFF_CAP = 30_000, TIMEOUT_GRACE = 200;
 
 /**
- * Runs jobs for gearmand.
+ * Runs jobs for gearmand: connects to every server, grabs at most `concurrency` jobs at once over all of them, and
+ * sends exactly one terminal packet per job (see the README's table of return codes). Lost connections are
+ * reconnected with back-off. Errors are {@link GearmanError} subclasses.
  * @example
  * ```ts
  * const worker = new Worker({ servers: ["127.0.0.1:4730"], concurrency: 4 });
@@ -59,7 +55,10 @@ export class BaseWorker {
   /** Timers armed through `#after` and not yet fired: stop() clears them. */
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
-  /** Creates a worker; `start()` connects it. */
+  /**
+   * Creates a worker; `start()` connects it.
+   * @throws {InvalidArgumentError} for bad options, no servers, or an address the connector cannot read.
+   */
   constructor(options: WorkerOptions, defaultConnector?: ConnectorFactory) {
     this.#options = resolveWorkerOptions(options, defaultConnector);
     this.#slots = this.#options.servers.map((server) => ({ server, connect: this.#options.connector(server), conn: undefined, failures: 0, timer: undefined, abort: new AbortController() }));
@@ -72,8 +71,13 @@ export class BaseWorker {
 
   /**
    * Defines a function: a handler, or `partitioned({ partition, aggregate })` for map/reduce. Registered with
-   * CAN_DO, or CAN_DO_TIMEOUT when `timeout` is set, on every connection.
+   * CAN_DO, or CAN_DO_TIMEOUT when `timeout` is set, on every connection; defining a name again replaces it.
+   * @throws {InvalidArgumentError} for a bad name (empty, NUL, over 512 bytes), a missing handler, or a `timeout` or
+   * `maxInFlight` that is not a whole number in range.
    */
+  defineFunction<C>(name: string, fn: JobHandler<C> | PartitionedFunction<C>, options: FunctionOptions<C> & { readonly context: C }): this;
+  /** Defines a function without a typed context: `job.context` is `unknown` (a handler that expects a type of context needs `{ context }`). */
+  defineFunction(name: string, fn: JobHandler | PartitionedFunction, options?: FunctionOptions): this;
   defineFunction<C = unknown>(name: string, fn: JobHandler<C> | PartitionedFunction<C>, options: FunctionOptions<C> = {}): this {
     const def = toDefinition(name, fn, options);
     this.#functions.set(name, def);
@@ -100,7 +104,9 @@ export class BaseWorker {
 
   /**
    * Connects to every server and takes jobs. Resolves once one is connected (and has answered the first GRAB); rejects,
-   * leaving nothing running, if none is, e.g. with the `PolicyError` of a bridge that refuses a function.
+   * leaving nothing running, if none is: with the first server's `ConnectionError`, or the `PolicyError` of a bridge that
+   * refuses a function. It does not retry by itself then; call it again. Once started, lost connections are
+   * reconnected. Rejects with `ClosedError` after (or during) `stop()`.
    */
   async start(): Promise<void> {
     if (this.#stopping) throw new ClosedError("this worker was stopped; create a new one");
@@ -115,14 +121,18 @@ export class BaseWorker {
     });
   }
 
-  /** Stops taking jobs; by default lets running ones finish (up to `timeout`; map jobs still get reducer jobs), then closes. */
+  /**
+   * Stops taking jobs; by default lets running ones finish (up to `timeout`, 30 s by default; map jobs still get
+   * reducer jobs), then aborts what still runs (`job.signal`; gearmand requeues those jobs) and closes every connection.
+   * The worker cannot be started again.
+   */
   async stop(options: StopOptions = {}): Promise<void> {
     this.#stopping = true;
     for (const s of this.#slots) s.abort.abort();
     if ((options.graceful ?? true) && this.#busy()) {
       this.#idle ??= deferred<void>();
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<void>((r) => (timer = setTimeout(r, options.timeout ?? 30_000)));
+      const deadline = new Promise<void>((r) => (timer = setTimeout(r, Math.min(options.timeout ?? 30_000, 2 ** 31 - 1))));
       await Promise.race([this.#idle.promise, deadline]);
       clearTimeout(timer);
     }
@@ -153,7 +163,8 @@ export class BaseWorker {
           if (answeredGrab) this.#grabAnswered(c);
           this.#release();
         },
-        serverError: (c, code, text) => this.#onServerError(c, code, text),
+        // JOB_NOT_FOUND follows a result for a job gearmand took back (timeout, requeue): expected.
+        serverError: (c, code, text) => (code === "JOB_NOT_FOUND" ? this.#options.logger.debug : this.#options.logger.warn)?.(`${c.server} answered ERROR ${code}: ${text}`),
         closed: (c, err) => this.#onClosed(slot, c, err),
       }, { maxPacketSize: this.#options.maxPacketSize, pollInterval: this.#options.pollInterval, tap: this.#options.tap });
       slot.conn = conn;
@@ -383,16 +394,7 @@ export class BaseWorker {
   }
 
   #release(): void {
-    if (!this.#busy() && this.#idle) {
-      this.#idle.resolve();
-      this.#idle = undefined;
-    }
+    if (!this.#busy()) this.#idle = void this.#idle?.resolve();
     this.#pump();
-  }
-
-  #onServerError(conn: WorkerConnection, code: string, text: string): void {
-    // JOB_NOT_FOUND follows a result for a job gearmand took back (timeout, requeue): expected.
-    const log = code === "JOB_NOT_FOUND" ? this.#options.logger.debug : this.#options.logger.warn;
-    log?.(`${conn.server} answered ERROR ${code}: ${text}`);
   }
 }

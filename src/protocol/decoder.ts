@@ -12,14 +12,14 @@ import type { Packet } from "./packet.ts";
 /** Options of {@link PacketDecoder}. */
 export interface DecoderOptions {
   /** Largest body accepted, in bytes. @default DEFAULT_MAX_PACKET_SIZE (64 MiB) */
-  maxPacketSize?: number;
+  maxPacketSize?: number | undefined;
   /** Which magic is valid: `res` on a client or worker, `req` on a server or bridge, `any` to accept both. @default "any" */
-  expect?: Magic | "any";
+  expect?: Magic | "any" | undefined;
   /**
    * Reads admin text lines that arrive at packet boundaries (servers only): pass an
    * `AdminLineReader`. Without one, a byte other than NUL where a packet starts is bad magic.
    */
-  textLines?: TextLineReader;
+  textLines?: TextLineReader | undefined;
 }
 
 /** Reads admin text lines between packets; `AdminLineReader` is the implementation. */
@@ -67,7 +67,11 @@ export class PacketDecoder {
     return this.bufferedBytes === 0 && this.#body === undefined;
   }
 
-  /** Feeds bytes; returns the packets they complete. After an error, every call throws it again. */
+  /**
+   * Feeds bytes; returns the packets they complete.
+   * @throws {ProtocolError} for bad magic (or the other side's magic), an unknown type, a body over `maxPacketSize`
+   * (at the header, before buffering it) or a wrong field count; after an error, every call throws it again.
+   */
   push(chunk: Uint8Array): Packet[] {
     if (this.#error) throw this.#error;
     const out: Packet[] = [];

@@ -57,7 +57,7 @@ export class PacketWriter {
   get length(): number {
     return this.#len - this.#start;
   }
-  /** Encodes one packet. Throws before writing anything if the type or the fields are invalid. */
+  /** Encodes one packet. Throws before writing anything if the type or the fields are invalid (as {@link encodePacket}). */
   write(type: number, args: readonly PacketArg[], magic: Magic = "req"): void {
     if (!isPacketType(type)) throw new ProtocolError("unknown_type", `unknown packet type ${type}; gearmand knows 1 to 42`);
     const count = ARG_COUNTS[type]!;
@@ -143,7 +143,9 @@ export class PacketWriter {
 }
 
 /**
- * Encodes one packet into a new buffer.
+ * Encodes one packet into a new buffer; strings are written as UTF-8. No size limit is applied here.
+ * @throws {ProtocolError} (`unknown_type`) for a type outside 1..42.
+ * @throws {InvalidArgumentError} for the wrong number of fields, or a NUL in any field but the last.
  * @example
  * ```ts
  * const bytes = encodePacket(PacketType.SUBMIT_JOB, ["reverse", "", "hello"]);

@@ -13,12 +13,15 @@ import { JobServer } from "./server.ts";
 
 export * from "./mod.ts";
 
-/** Options of {@link startServer}: where to listen, plus every {@link JobServerOptions} field. */
+/**
+ * Options of {@link startServer}: where to listen, plus every {@link JobServerOptions} field. `startServer` sets
+ * `name` to the host name and `pid` to `process.pid` unless they are given.
+ */
 export interface StartServerOptions extends JobServerOptions {
   /** Port to listen on; 0 picks a free one. @default 4730 */
-  port?: number;
+  port?: number | undefined;
   /** Address to listen on. @default "127.0.0.1" */
-  host?: string;
+  host?: string | undefined;
 }
 
 /** A listening job server. */
@@ -38,7 +41,8 @@ export interface RunningServer {
 }
 
 /**
- * Starts the embedded job server on TCP.
+ * Starts the embedded job server on TCP; resolves once it listens. Rejects with a `TypeError` for bad options (see
+ * {@link resolveServerOptions}), and with the listener's error (e.g. `EADDRINUSE`) when it cannot listen.
  * @example
  * ```ts
  * const srv = await startServer({ port: 0 });

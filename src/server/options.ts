@@ -5,41 +5,44 @@
  */
 import { DEFAULT_MAX_PACKET_SIZE } from "../protocol/constants.ts";
 
-/** Options of {@link JobServer}. Every field is optional. */
+/** Options of {@link JobServer}. Every field is optional; counts are whole numbers ≥ 0 (sizes ≥ 1). */
 export interface JobServerOptions {
-  /** Middle part of job handles, `H:<name>:<n>` (gearmand uses the host name). @default "gearman-sdk" */
-  name?: string;
+  /**
+   * Middle part of job handles, `H:<name>:<n>` (gearmand uses the host name): 1 to 40 printable ASCII characters
+   * without spaces. @default "gearman-sdk" (`startServer`: the host name)
+   */
+  name?: string | undefined;
   /**
    * How many times a job may be handed to a worker; once a job has been requeued this many times
    * (worker lost, CANT_DO, timeout) its listeners get WORK_FAIL and it is dropped. 0 = unlimited,
    * as gearmand's `--job-retries`. @default 0
    */
-  jobRetries?: number;
+  jobRetries?: number | undefined;
   /** Queue size limit (queued + running jobs) given to every new function; 0 = unlimited. Admin `maxqueue` changes it per function. @default 0 */
-  maxQueue?: number;
+  maxQueue?: number | undefined;
   /** Largest packet body accepted; a larger header closes the connection before anything is buffered. @default 64 MiB */
-  maxPacketSize?: number;
+  maxPacketSize?: number | undefined;
   /**
    * Bytes the server keeps for a connection whose transport is congested (write() returned false).
    * Past this the peer is not reading its replies and is disconnected, so it cannot grow the server.
    * @default 64 MiB
    */
-  maxOutputBuffer?: number;
+  maxOutputBuffer?: number | undefined;
   /** Turn on the `exceptions` option for every new connection, as gearmand's `--exceptions`. @default false */
-  exceptions?: boolean;
+  exceptions?: boolean | undefined;
   /** How many sleeping workers one new job wakes; 0 = all, as gearmand's `--worker-wakeup`. @default 0 */
-  workerWakeup?: number;
+  workerWakeup?: number | undefined;
   /** Answer of the admin `version` command. @default "1.1.20+gearman-sdk" */
-  version?: string;
+  version?: string | undefined;
   /** Answer of the admin `getpid` command (the Node entry passes `process.pid`). @default 0 */
-  pid?: number;
+  pid?: number | undefined;
   /** Answer of the admin `verbose` command. @default "INFO" */
-  verbose?: string;
+  verbose?: string | undefined;
   /**
    * Called with an unexpected exception thrown while handling a connection's packets (a bug); that
    * connection is closed and the server carries on. @default rethrows it from a timer, so it is not lost
    */
-  onError?: (error: unknown) => void;
+  onError?: ((error: unknown) => void) | undefined;
 }
 
 /** Default middle part of job handles. */
@@ -50,7 +53,7 @@ export const DEFAULT_SERVER_VERSION = "1.1.20+gearman-sdk";
 export const DEFAULT_MAX_OUTPUT_BUFFER: number = 64 * 1024 * 1024;
 
 /** Options with every default filled in. */
-export type ResolvedServerOptions = Readonly<Required<JobServerOptions>>;
+export type ResolvedServerOptions = { readonly [K in keyof JobServerOptions]-?: Exclude<JobServerOptions[K], undefined> };
 
 function count(options: JobServerOptions, key: keyof JobServerOptions, fallback: number, min: number): number {
   const v = options[key] ?? fallback;
@@ -62,6 +65,8 @@ function count(options: JobServerOptions, key: keyof JobServerOptions, fallback:
 
 /**
  * Fills in defaults and validates; never mutates the argument.
+ * @throws {TypeError} naming the option, for a count that is not a whole number in range, a bad `name`, or a
+ * `version` / `verbose` with a line break.
  * @example
  * ```ts
  * const opts = resolveServerOptions({ jobRetries: 3 });

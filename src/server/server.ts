@@ -42,9 +42,12 @@ function hostOf(remote: string): string {
  * @example
  * ```ts
  * const server = new JobServer({ jobRetries: 3 });
- * const [a, b] = createMemoryPair();
- * server.attach(b);
- * const client = new Client({ servers: ["memory"], connector: () => async () => a });
+ * // One pair per connection: a closed end stays closed, and the client connects again after a loss.
+ * const client = new Client({ servers: ["memory"], connector: () => async () => {
+ *   const [a, b] = createMemoryPair();
+ *   server.attach(b);
+ *   return a;
+ * } });
  * ```
  */
 export class JobServer {
@@ -55,7 +58,7 @@ export class JobServer {
   #nextId = 1;
   #closed = false;
 
-  /** A server with no connections yet; `options` are checked here (see {@link JobServerOptions}). */
+  /** A server with no connections yet; `options` are checked here and a bad one throws a `TypeError` (see {@link resolveServerOptions}). */
   constructor(options: JobServerOptions = {}) {
     this.#options = resolveServerOptions(options);
     this.#queue = new JobQueue(this.#options);

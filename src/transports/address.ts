@@ -13,7 +13,7 @@ import { DEFAULT_PORT } from "../protocol/constants.ts";
  */
 export interface TcpOptions {
   /** Milliseconds to wait for the TCP handshake. @default 10000 */
-  connectTimeout?: number;
+  connectTimeout?: number | undefined;
 }
 
 /** True for a bridge URL (`ws://`, `wss://`), which every entry hands to the WebSocket transport. */

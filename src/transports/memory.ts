@@ -11,7 +11,7 @@ import type { Transport, TransportSink } from "../core/transport.ts";
 /** Options of {@link createMemoryPair}. */
 export interface MemoryPairOptions {
   /** Bytes in flight before `write` returns false. @default 1048576 */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
 }
 
 class MemoryEnd implements Transport {

@@ -77,7 +77,10 @@ export function wrapSocket(socket: Socket): Transport {
 export const parseTcpAddress: (server: string) => { host: string; port: number } = parseServerAddress;
 
 /**
- * A connector for one gearmand over TCP.
+ * A connector for one gearmand over TCP (TCP_NODELAY on). Each call of the connector opens one connection; it
+ * rejects with a `ConnectionError` when the connect fails, takes over `options.connectTimeout` ms (default 10000),
+ * or its signal aborts.
+ * @throws {InvalidArgumentError} for an address that is not `host:port`, `[ipv6]:port` or `tcp://host:port`.
  * @example
  * ```ts
  * const transport = await tcpConnector("127.0.0.1:4730")();

@@ -4,7 +4,7 @@
  * be one packet), held while the reader is paused; writes push back through `bufferedAmount`.
  * @module
  */
-import { ConnectionError, PolicyError } from "../errors.ts";
+import { ConnectionError, PolicyError, type PolicyCloseCode } from "../errors.ts";
 import type { Transport, TransportSink } from "../core/transport.ts";
 import type { WebSocketLike } from "./websocket.ts";
 
@@ -12,7 +12,7 @@ import type { WebSocketLike } from "./websocket.ts";
 export const POLICY_CODES: ReadonlySet<number> = new Set([1002, 1003, 1008, 1009, 4401]);
 
 /** The error a close reports: a `PolicyError` for the policy codes, else a `ConnectionError`. */
-export const closeError = (code: number, reason: string, url: string): Error => POLICY_CODES.has(code) ? new PolicyError(code, reason)
+export const closeError = (code: number, reason: string, url: string): Error => POLICY_CODES.has(code) ? new PolicyError(code as PolicyCloseCode, reason)
   : new ConnectionError(`WebSocket ${url} closed (${code})${reason ? `: ${reason}` : ""}`, { server: url });
 
 /** A {@link Transport} over an open WebSocket: binary messages in, `bufferedAmount` backpressure out. */

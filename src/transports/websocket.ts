@@ -38,22 +38,26 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 /** Options of {@link websocketConnector}. */
 export interface WebSocketTransportOptions {
   /** The WebSocket class. @default globalThis.WebSocket */
-  WebSocket?: WebSocketConstructor;
+  WebSocket?: WebSocketConstructor | undefined;
   /** Subprotocols to offer. @default ["gearman.v1"] */
-  protocols?: string[];
+  protocols?: readonly string[] | undefined;
   /** Bearer token, offered as the subprotocol `bearer.<token>` (base64url, no padding). */
-  token?: string;
+  token?: string | undefined;
   /** `bufferedAmount` above which `write` returns false. @default 1048576 */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
   /** Milliseconds to wait for the handshake. @default 10000 */
-  connectTimeout?: number;
+  connectTimeout?: number | undefined;
 }
 
 // RFC 7230 token characters: browsers throw a SyntaxError for anything else in a subprotocol.
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
- * A connector for gearmand behind the bridge (`ws://` or `wss://`).
+ * A connector for gearmand behind the bridge (`ws://` or `wss://`). Each call of the connector opens one WebSocket;
+ * it rejects with a `PolicyError` when the bridge closes the handshake with a policy code, and with a
+ * `ConnectionError` otherwise (a refusal at the upgrade reaches a page as close 1006, no handshake within
+ * `connectTimeout`, an aborted signal, a WebSocket constructor that throws).
+ * @throws {InvalidArgumentError} without a WebSocket class, or for a token that is not base64url without padding.
  * @example
  * ```ts
  * import WebSocket from "ws"; // Node 20 only: browsers, Deno and Node 22 have a global one

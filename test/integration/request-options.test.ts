@@ -80,3 +80,22 @@ describe("echo, getStatus and getStatusUnique take { timeout, signal }", () => {
     expect(text(await c.execute(fn, "y", { timeout: 5000 }))).toBe("done");
   });
 });
+
+describe("timeouts beyond setTimeout's range (2^31 ms and more fire at once there)", () => {
+  it("a request timeout of Infinity or 2^31 ms is no limit, not an instant TimeoutError", async () => {
+    const silent = await silentServer();
+    const c = res.client({ servers: [silent.address] });
+    const ac = new AbortController();
+    const pending = [Infinity, 2 ** 31, 2 ** 40].map((timeout) => c.echo("x", { timeout, signal: ac.signal }).catch((e: unknown) => e));
+    await sleep(300);
+    ac.abort();
+    for (const e of await Promise.all(pending)) expect(e).toBeInstanceOf(AbortError);
+  });
+
+  it("a function timeout of 2^31 ms or more is refused at defineFunction; 2^31 - 1 is taken", () => {
+    const w = res.worker();
+    expect(() => w.defineFunction(fname("huge"), () => "x", { timeout: 2 ** 31 })).toThrow(InvalidArgumentError);
+    expect(() => w.defineFunction(fname("inf"), () => "x", { timeout: Infinity })).toThrow(InvalidArgumentError);
+    expect(() => w.defineFunction(fname("max"), () => "x", { timeout: 2 ** 31 - 1 })).not.toThrow();
+  });
+});
