@@ -16,6 +16,7 @@ import { argText, encodePacket, type Packet, type PacketArg } from "../../src/pr
 import { type BridgeProcess, type BridgeStats, startBridgeProcess } from "../support/bridge-process.ts";
 import { type Gearmand, serverKind, startGearmand } from "../support/gearmand.ts";
 import { admin, retainedBytes, rssKiB, tcpPeer } from "../support/peers.ts";
+import { SeededRandom } from "../support/random.ts";
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 8);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
@@ -42,42 +43,8 @@ const WORKER_TYPES = new Set<number>([T.CAN_DO, T.CAN_DO_TIMEOUT, T.CANT_DO, T.R
   T.WORK_EXCEPTION, T.ECHO_REQ, T.SET_CLIENT_ID]);
 
 // ---------------------------------------------------------------------------------------------------
-// A seeded PRNG (mulberry32): the run's seed gives every episode its own seed, printed on failure.
-
-class Rng {
-  #s: number;
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<X>(xs: readonly X[]): X {
-    return xs[this.int(xs.length)]!;
-  }
-  bytes(n: number): Uint8Array {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
-  /** Printable ASCII, no NUL. */
-  ascii(n: number): string {
-    let s = "";
-    for (let i = 0; i < n; i++) s += String.fromCharCode(this.range(0x21, 0x7e));
-    return s;
-  }
+// The run's seed gives every episode its own seed (test/support/random.ts), printed on failure.
+class Rng extends SeededRandom {
   /** A payload: mostly small, sometimes large (the batch stays under MAX). */
   payload(): Uint8Array {
     return this.bytes(this.chance(0.05) ? this.range(2048, 16 << 10) : this.range(0, 300));

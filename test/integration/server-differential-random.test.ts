@@ -14,6 +14,7 @@ import { describe, expect, it } from "vitest";
 import { encodePacket } from "../../src/protocol/packet.ts";
 import { PACKET_ARGS, PacketType as P } from "../../src/protocol/packet-types.ts";
 import { compare, serverPairTargets, type Scenario, type ScenarioPeer, type Session } from "./server-diff-harness.ts";
+import { rng } from "../support/random.ts";
 
 const targets = serverPairTargets();
 
@@ -21,17 +22,6 @@ const SEED = Number(process.env.RANDOM_DIFF_SEED ?? 20251128);
 const RUNS = Number(process.env.RANDOM_DIFF_RUNS ?? 200);
 const MAX_OPS = Number(process.env.RANDOM_DIFF_OPS ?? 30);
 
-/** mulberry32: small, seedable, good enough for test generation. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FG = [P.SUBMIT_JOB, P.SUBMIT_JOB_HIGH, P.SUBMIT_JOB_LOW, P.SUBMIT_REDUCE_JOB] as const;
 const BG = [P.SUBMIT_JOB_BG, P.SUBMIT_JOB_HIGH_BG, P.SUBMIT_JOB_LOW_BG, P.SUBMIT_REDUCE_JOB_BACKGROUND, P.SUBMIT_JOB_EPOCH] as const;

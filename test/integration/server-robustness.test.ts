@@ -7,6 +7,7 @@ import { encodePacket } from "../../src/protocol/packet.ts";
 import { PacketType as P } from "../../src/protocol/packet-types.ts";
 import { startServer, type RunningServer } from "../../src/server/node.ts";
 import { RawPeer } from "../unit/server/raw-peer.ts";
+import { rng } from "../support/random.ts";
 
 let srv: RunningServer;
 beforeAll(async () => {
@@ -51,17 +52,6 @@ function openSockets(): Promise<number> {
   return new Promise((resolve, reject) => srv.listener.getConnections((e, n) => (e ? reject(e) : resolve(n))));
 }
 
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Collects everything a raw socket receives until it closes (or `ms` pass). */
 function collect(s: Socket, ms = 3000): Promise<{ bytes: Buffer; closed: boolean }> {
