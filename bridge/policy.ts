@@ -47,8 +47,9 @@ export function principalProblem(p: Principal): string | undefined {
   return isList(p.submit) && isList(p.register) ? undefined : `principal ${p.id}: submit and register must be lists of function names`;
 }
 
-const SUBMITS: readonly number[] = [T.SUBMIT_JOB, T.SUBMIT_JOB_BG, T.SUBMIT_JOB_HIGH, T.SUBMIT_JOB_HIGH_BG, T.SUBMIT_JOB_LOW, T.SUBMIT_JOB_LOW_BG,
-  T.SUBMIT_JOB_EPOCH, T.SUBMIT_REDUCE_JOB, T.SUBMIT_REDUCE_JOB_BACKGROUND];
+/** The submit packet types a client may send; each is answered, in order, with JOB_CREATED or ERROR. */
+export const SUBMITS: ReadonlySet<number> = new Set([T.SUBMIT_JOB, T.SUBMIT_JOB_BG, T.SUBMIT_JOB_HIGH, T.SUBMIT_JOB_HIGH_BG, T.SUBMIT_JOB_LOW, T.SUBMIT_JOB_LOW_BG,
+  T.SUBMIT_JOB_EPOCH, T.SUBMIT_REDUCE_JOB, T.SUBMIT_REDUCE_JOB_BACKGROUND]);
 const ALLOWED: Readonly<Record<Role, ReadonlySet<number>>> = {
   client: new Set([...SUBMITS, T.GET_STATUS, T.GET_STATUS_UNIQUE, T.ECHO_REQ, T.OPTION_REQ, T.SET_CLIENT_ID]),
   worker: new Set([T.CAN_DO, T.CAN_DO_TIMEOUT, T.CANT_DO, T.RESET_ABILITIES, T.PRE_SLEEP, T.GRAB_JOB, T.GRAB_JOB_UNIQ,
@@ -114,7 +115,7 @@ export function checkRequest(p: Packet, who: Principal, submits: TokenBucket): V
   if (p.type === T.CAN_DO || p.type === T.CAN_DO_TIMEOUT) return nameProblem(a[0]!, who.register, "register");
   if (p.type === T.CANT_DO) return nameProblem(a[0]!, ["*"], "unregister");
   if (p.type === T.GET_STATUS_UNIQUE) return namespaced(p, 0, who);
-  if (!SUBMITS.includes(p.type)) return undefined;
+  if (!SUBMITS.has(p.type)) return undefined;
   if (!submits.take()) return `rate limit: more than ${submits.rate} submits/s`;
   if (p.type === T.SUBMIT_JOB_EPOCH && !who.allowEpoch) return "SUBMIT_JOB_EPOCH is not allowed for this principal";
   // A reduce job runs two functions (mapper and reducer): both must be allowed.

@@ -11,7 +11,7 @@ import type { ProtocolError } from "../src/errors.ts";
 import { encodePacket, HEADER_SIZE, type Packet, PacketDecoder, PacketType as T, packetTypeName, utf8 } from "../src/protocol/mod.ts";
 import { wrapSocket } from "../src/transports/tcp-node.ts";
 import type { BridgeLimits, ConnectionLog } from "./bridge.ts";
-import { checkRequest, type Principal, stripNamespace, type TokenBucket, type Verdict } from "./policy.ts";
+import { checkRequest, type Principal, stripNamespace, SUBMITS, type TokenBucket, type Verdict } from "./policy.ts";
 
 /** The relay's view of the bridge's settings. */
 export type RelayConfig = { readonly [K in keyof BridgeLimits]-?: number } & { readonly upstream: { host: string; port: number } };
@@ -117,7 +117,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
       const verdict = checkRequest(p, who, buckets.submits);
       if (typeof verdict === "string") return close(1008, verdict);
       if (FOREGROUND.has(p.type) && ++jobs > cfg.maxJobsInFlight) return close(1008, `more than ${cfg.maxJobsInFlight} foreground jobs in flight`);
-      if (packetTypeName(p.type).startsWith("SUBMIT")) submits.push(FOREGROUND.has(p.type));
+      if (SUBMITS.has(p.type)) submits.push(FOREGROUND.has(p.type));
       let edit: Edit = verdict;
       if (edit === null) deny("SET_CLIENT_ID is set by the bridge");
       else if (p.type === T.ECHO_REQ) echoing += p.args[0]!.length;
