@@ -1,8 +1,8 @@
 // Runtime-agnostic: no Node, Deno or DOM APIs.
 /**
  * Map/reduce on the worker side, opt-in through {@link partitioned} so that workers without it do not carry it (the
- * browser bundle). One map job: every `sendData` chunk becomes a foreground reducer job on the worker's own client,
- * submitted as it is produced, at most `maxInFlight` at once. Results are kept in send order for the aggregator. The
+ * browser bundle). One map job: every `sendData` chunk becomes a foreground reducer job on a client of its own (see
+ * {@link ReducerPool}), submitted as it is produced, at most `maxInFlight` at once. Results are kept in send order for the aggregator. The
  * first failure ends everything: nothing more is submitted, late results are dropped, and the job fails at once
  * (libgearman waits for the next loop).
  * @module
@@ -26,12 +26,12 @@ export interface MapHost {
   readonly options: ResolvedWorkerOptions;
   /** True once stop() was called: no queued map job starts then. */
   stopping(): boolean;
-  /** The worker's own client for reducer jobs, made on first use; the worker closes it on stop(). */
-  reducer: BaseClient | undefined;
+  /** The worker's reducer clients, made on first use; the worker closes them on stop(). */
+  reducer: ReducerPool | undefined;
   /** Map jobs running (each waits on its reducer jobs, mostly): at most `concurrency`, counted apart from plain jobs. */
   mapping: number;
   /** Map jobs assigned and waiting for one of those places. */
-  readonly queue: [WorkerConnection, Job<unknown>, FunctionDefinition][];
+  readonly queue: { readonly job: Job<unknown>; readonly start: () => Promise<void> }[];
   /** A map job ended: the worker may take more jobs, or finish stopping. */
   release(): void;
   /** Sends the job's terminal packet (after a WORK_WARNING when `warning` is given) and frees it. */
@@ -42,6 +42,46 @@ export interface MapHost {
   timedOut(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void;
   /** The worker's armed timers, which stop() clears: a map job's timeout timer goes in while it is armed. */
   readonly timers: Set<ReturnType<typeof setTimeout>>;
+}
+
+/**
+ * The reducer clients of one worker. Each running map job has its own, as libgearman's internal client: a map job
+ * that ends with reducer jobs still out (a failure, its timeout, ERROR, its connection lost, stop) closes it, and
+ * gearmand then drops those of them no worker has taken yet, instead of running them for nobody. A client whose
+ * map job ended with none out is kept for the next one.
+ */
+export class ReducerPool {
+  #make: () => BaseClient;
+  #idle: BaseClient[] = [];
+  #all = new Set<BaseClient>();
+
+  constructor(make: () => BaseClient) {
+    this.#make = make;
+  }
+
+  /** A client for one map job. */
+  take(): BaseClient {
+    const client = this.#idle.pop() ?? this.#make();
+    this.#all.add(client);
+    return client;
+  }
+
+  /** The map job ended: keep its client when `reuse`, else close it. */
+  give(client: BaseClient, reuse: boolean): void {
+    if (reuse) this.#idle.push(client);
+    else void this.#close(client);
+  }
+
+  /** Closes every client (stop): reducer jobs still out reject, which fails their map jobs. */
+  async close(): Promise<void> {
+    this.#idle = [];
+    await Promise.all([...this.#all].map((c) => this.#close(c)));
+  }
+
+  async #close(client: BaseClient): Promise<void> {
+    this.#all.delete(client);
+    await client.close();
+  }
 }
 
 /**
@@ -65,53 +105,59 @@ export function partitioned<C = unknown>(fn: PartitionFunction<C>): PartitionedF
  * from plain jobs and take none of their slots, so one worker can serve both mapper and reducer.
  */
 const runMapJob: MapJobRunner = (host, conn, job, def) => {
-  host.queue.push([conn, job, def]);
+  const o = host.options;
+  let run: MapRun | undefined;
+  const mapJob = new Job(job, def.context, {
+    send: (type, args) => conn.send(type, args),
+    late: (what, handle) => o.logger.debug?.(`${what} for map job ${handle} after it ended was ignored`),
+    reduce: (chunk) => run!.add(chunk),
+  });
+  conn.jobs.set(job.handle, { job: mapJob, def });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Taken back (timeout, ERROR, its connection lost, removeFunction, stop) or failed: the reducer jobs still out are
+  // waited for no more, and the job's place goes to the next one.
+  mapJob.signal.addEventListener("abort", () => {
+    clearTimeout(timer);
+    host.timers.delete(timer!);
+    run?.fail(mapJob.signal.reason as Error);
+  }, { once: true });
+  const start = async (): Promise<void> => {
+    const fail = (error: Error): void => {
+      if (mapJob.ended) return; // timed out or taken back: nothing more goes out for it
+      o.logger.debug?.(`map job ${job.handle} failed: ${error.message}`);
+      host.finish(conn, mapJob, PacketType.WORK_FAIL, [job.handle], error.message);
+      mapJob.abort_(error.message); // the partition function should stop; what it sends now is dropped
+    };
+    const pool = (host.reducer ??= new ReducerPool(() => new BaseClient({
+      servers: o.servers, connector: o.connector, logger: o.logger, libgearmanCompatible: o.libgearmanCompatible, tap: o.tap,
+      maxPacketSize: o.maxPacketSize, reconnectDelay: o.reconnectDelay, maxReconnectDelay: o.maxReconnectDelay,
+    })));
+    // As for plain jobs, the timeout counts from the start of the handler.
+    if (def.timeout > 0) host.timers.add(timer = setTimeout(() => (host.timers.delete(timer!), host.timedOut(conn, mapJob, def)), def.timeout));
+    const client = pool.take();
+    run = new MapRun(client, job.reducer, def.maxInFlight, fail);
+    const out = await run.execute(mapJob, def, o.libgearmanCompatible);
+    clearTimeout(timer);
+    host.timers.delete(timer!);
+    if (out === GearmanReturn.ERROR) host.requeue(conn, mapJob, def);
+    else if (out instanceof Uint8Array) host.finish(conn, mapJob, PacketType.WORK_COMPLETE, [job.handle, out]);
+    pool.give(client, run.idle);
+  };
+  host.queue.push({ job: mapJob, start });
   startMapJobs(host);
 };
 
 function startMapJobs(host: MapHost): void {
   while (host.mapping < host.options.concurrency && !host.stopping() && host.queue.length > 0) {
-    const [conn, job, def] = host.queue.shift()!;
+    const { job, start } = host.queue.shift()!;
     if (job.ended) continue;
     host.mapping++;
-    void runOne(host, conn, job, def).finally(() => {
+    void start().finally(() => {
       host.mapping--;
       startMapJobs(host);
       host.release();
     });
   }
-}
-
-/** Runs one map job to its end: the partition function, the reducer jobs, the aggregator. */
-async function runOne(host: MapHost, conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): Promise<void> {
-  const o = host.options;
-  const fail = (error: Error): void => {
-    if (mapJob.ended) return; // timed out or taken back: nothing more goes out for it
-    o.logger.debug?.(`map job ${job.handle} failed: ${error.message}`);
-    host.finish(conn, mapJob, PacketType.WORK_FAIL, [job.handle], error.message);
-    mapJob.abort_(error.message); // the partition function should stop; what it sends now is dropped
-  };
-  const client = (host.reducer ??= new BaseClient({
-    servers: o.servers, connector: o.connector, logger: o.logger, libgearmanCompatible: o.libgearmanCompatible, tap: o.tap,
-    maxPacketSize: o.maxPacketSize, reconnectDelay: o.reconnectDelay, maxReconnectDelay: o.maxReconnectDelay,
-  }));
-  const run = new MapRun(client, job.reducer, def.maxInFlight, fail);
-  const mapJob = new Job(job, def.context, {
-    send: (type, args) => conn.send(type, args),
-    late: (what, handle) => o.logger.debug?.(`${what} for map job ${handle} after it ended was ignored`),
-    reduce: (chunk) => run.add(chunk),
-  });
-  conn.jobs.set(job.handle, { job: mapJob, def });
-  // As for plain jobs; the reducer jobs still out are then waited for no more.
-  const timer = def.timeout > 0
-    ? setTimeout(() => (host.timers.delete(timer!), host.timedOut(conn, mapJob, def), run.fail(mapJob.signal.reason as Error)), def.timeout)
-    : undefined;
-  if (timer) host.timers.add(timer);
-  const out = await run.execute(mapJob, def, o.libgearmanCompatible);
-  clearTimeout(timer);
-  host.timers.delete(timer!);
-  if (out === GearmanReturn.ERROR) host.requeue(conn, mapJob, def);
-  else if (out instanceof Uint8Array) host.finish(conn, mapJob, PacketType.WORK_COMPLETE, [job.handle, out]);
 }
 
 /** Runs the reduce side of one map job. */
@@ -136,6 +182,11 @@ export class MapRun {
   /** The first failure, if any. */
   get failure(): Error | undefined {
     return this.#failure;
+  }
+
+  /** True when no reducer job of this run is out (one that was out at a failure stays out). */
+  get idle(): boolean {
+    return this.#inFlight === 0;
   }
 
   /**
