@@ -1,9 +1,9 @@
 // Browser (playground): the Client panel. The tab's one Client, created on first use, and the
 // submit and map/reduce forms; each submission gets a card (task-card.ts).
-import { Client, MAX_UNIQUE_BYTES, type Priority, type Task } from "../src/browser.ts";
-import { bridgeUrl, principal } from "./connection-header.ts";
+import { Client, InvalidArgumentError, MAX_UNIQUE_BYTES, type Priority, type Task } from "../src/browser.ts";
+import { bridgePacketLimit, bridgeUrl, principal } from "./connection-header.ts";
 import { $, h, submitOnCtrlEnter } from "./dom.ts";
-import { errorMessage } from "./format.ts";
+import { errorMessage, formatBytes } from "./format.ts";
 import type { PacketTap } from "./packet-log.ts";
 import { type Preset, PRESETS } from "./presets.ts";
 import { followTask, type TaskCard, taskCard } from "./task-card.ts";
@@ -19,7 +19,9 @@ let client: Client | undefined;
 let logPacket: PacketTap = () => {};
 
 function getClient(): Client {
-  client ??= new Client({ servers: [bridgeUrl()], tap: logPacket });
+  // The bridge's packet limit: a larger job is refused here (InvalidArgumentError) instead of a 1009 from the bridge,
+  // which would close the tab's connection and fail every task on it.
+  client ??= new Client({ servers: [bridgeUrl()], tap: logPacket, maxPacketSize: bridgePacketLimit() || undefined });
   return client;
 }
 
@@ -68,6 +70,15 @@ function checkUnique(): void {
   hint.classList.toggle("error", problem !== "");
 }
 
+/** What a card says when a submit was refused or failed: the packet limit named as the bridge's. */
+function submitError(err: unknown): string {
+  const message = errorMessage(err);
+  if (!(err instanceof InvalidArgumentError) || !message.includes("maxPacketSize")) return `Error: ${message}`;
+  const limit = bridgePacketLimit();
+  return `Error: ${message.replace(/,? over maxPacketSize/, "")}, over the bridge's limit of ${formatBytes(limit)} ` +
+    "(payload, function name and unique): refused before sending.";
+}
+
 /**
  * Adds a Get status button to the card. Its answer updates the badge: a background job's only news, and for a
  * foreground one whether it is queued or running when its worker sends no status.
@@ -104,7 +115,9 @@ function submitForm(ev: SubmitEvent): void {
   const priority = ($("submit-priority") as HTMLSelectElement).value as Priority;
   const background = ($("submit-bg") as HTMLInputElement).checked;
   const unique = ($("submit-unique") as HTMLInputElement).value;
-  const opts = { priority, ...(unique ? { unique } : {}) };
+  const timeout = Number(($("submit-timeout") as HTMLInputElement).value) || undefined;
+  const stop = new AbortController();
+  const opts = { priority, ...(unique ? { unique } : {}), ...(timeout ? { timeout } : {}), signal: stop.signal };
   const card = taskCard(fn, `${priority}${background ? " · background" : ""}${unique ? ` · unique ${unique}` : ""}`, payload);
   if (background) {
     getClient().submitBackground(fn, payload, opts).then(
@@ -118,7 +131,7 @@ function submitForm(ev: SubmitEvent): void {
       },
       (err: unknown) => {
         card.setState("error", "error");
-        card.result(`Error: ${errorMessage(err)}`, "error");
+        card.result(submitError(err), "error");
       },
     );
     return;
@@ -128,11 +141,11 @@ function submitForm(ev: SubmitEvent): void {
     task = getClient().submit(fn, payload, opts);
   } catch (err) {
     card.setState("rejected", "error");
-    card.result(`Error: ${errorMessage(err)}`, "error");
+    card.result(submitError(err), "error");
     return;
   }
   task.on("created", (ev) => addStatusButton(card, ev.handle, false));
-  followTask(task, card);
+  followTask(task, card, stop);
 }
 
 function reduceForm(ev: SubmitEvent): void {
@@ -141,13 +154,14 @@ function reduceForm(ev: SubmitEvent): void {
   const reducer = ($("reduce-reducer") as HTMLInputElement).value.trim();
   const payload = ($("reduce-payload") as HTMLTextAreaElement).value;
   const card = taskCard(fn, `map/reduce → ${reducer}`, payload);
+  const stop = new AbortController();
   let task: Task;
   try {
-    task = getClient().submitReduce(fn, reducer, payload);
+    task = getClient().submitReduce(fn, reducer, payload, { signal: stop.signal });
   } catch (err) {
     card.setState("rejected", "error");
-    card.result(`Error: ${errorMessage(err)}`, "error");
+    card.result(submitError(err), "error");
     return;
   }
-  followTask(task, card);
+  followTask(task, card, stop);
 }

@@ -1,12 +1,14 @@
 // Browser (playground): the Connection header (job server, bridge, this tab) and the bridge URL the
 // tab's Worker and Client dial. Both come from the page server's /api/config.
 import { $ } from "./dom.ts";
-import { errorMessage } from "./format.ts";
+import { errorMessage, formatBytes } from "./format.ts";
 
 /** What /api/config answers (playground/server.mjs). */
 interface Config {
   sdkVersion: string;
   bridgePath: string;
+  /** The bridge's packet limit in bytes: a larger message closes the connection (1009). */
+  maxPacketSize: number;
   upstream: { kind: "gearmand" | "embedded" | "external"; address: string; version: string; detail: string };
 }
 
@@ -24,10 +26,16 @@ export const tabId: string = newTabId();
 export const principal: string = `tab-${tabId}`;
 
 let url = "";
+let packetLimit = 0;
 
 /** The bridge URL with this tab's id; empty until showConnection() has read the config. */
 export function bridgeUrl(): string {
   return url;
+}
+
+/** The bridge's packet limit in bytes (0 until showConnection() has read the config). */
+export function bridgePacketLimit(): number {
+  return packetLimit;
 }
 
 /**
@@ -52,5 +60,7 @@ export async function showConnection(): Promise<boolean> {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   url = `${scheme}//${location.host}${config.bridgePath}?tab=${tabId}`;
   $("bridge-url").textContent = `${scheme}//${location.host}${config.bridgePath}`;
+  packetLimit = config.maxPacketSize;
+  $("payload-limit").textContent = `At most ${formatBytes(packetLimit)} per job (payload, function name and unique): the bridge's packet limit.`;
   return true;
 }

@@ -39,21 +39,40 @@ export function startPolling(): void {
   void tick();
 }
 
+/** When the last answer came (a time of day), "" before the first. */
+let answeredAt = "";
+
+/**
+ * Shows why the poll failed, or clears it ("" = the poll worked). The text is only touched when it changes: the
+ * line is an alert, and a screen reader would announce it anew on every poll, once a second, while the server is down.
+ * The tables stay as they were at the last answer, marked stale (dimmed) and saying since when.
+ */
+function showProblem(text: string): void {
+  const alert = $("status-error");
+  if (alert.textContent !== text) alert.textContent = text;
+  const panel = $("server-panel");
+  if (text) {
+    panel.dataset.stale = "true";
+    $("status-time").textContent = answeredAt ? `Tables as of ${answeredAt}.` : "";
+  } else delete panel.dataset.stale;
+}
+
 async function pollStatus(): Promise<void> {
   let status: Status;
   try {
     const res = await fetch("/api/status", { cache: "no-store" });
     status = (await res.json()) as Status;
   } catch (err) {
-    $("status-error").textContent = `The page server did not answer: ${errorMessage(err)}`;
+    showProblem(`The page server did not answer: ${errorMessage(err)}`);
     return;
   }
   if (!status.ok) {
-    $("status-error").textContent = status.error ?? "the job server did not answer";
+    showProblem(status.error ?? "the job server did not answer");
     return;
   }
-  $("status-error").textContent = "";
-  $("status-time").textContent = `Updated ${new Date(status.time).toLocaleTimeString(undefined, { hour12: false })}.`;
+  showProblem("");
+  answeredAt = new Date(status.time).toLocaleTimeString(undefined, { hour12: false });
+  $("status-time").textContent = `Updated ${answeredAt}.`;
   renderFunctions(status.functions);
   renderWorkers(status.workers);
   $("connection-count").textContent = `(${status.connections} connection${status.connections === 1 ? "" : "s"} in all)`;

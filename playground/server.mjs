@@ -19,6 +19,11 @@ export { findGearmand } from "./upstream.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/**
+ * The bridge's packet limit (its default, set here so that the page can be told): a larger message closes the tab's
+ * WebSocket with 1009, failing every task on it, so the page's Client is given the same limit and refuses before sending.
+ */
+const MAX_PACKET_SIZE = 1_048_576;
 /** The tab id the page sends in `?tab=`; becomes the bridge principal `tab-<id>`. */
 const TAB_ID = /^[A-Za-z0-9]{1,24}$/;
 const STATIC = {
@@ -115,6 +120,7 @@ export async function startPlayground(options = {}) {
     return {
       sdkVersion: VERSION,
       bridgePath: "/gearman",
+      maxPacketSize: MAX_PACKET_SIZE,
       upstream: { kind: upstream.kind, address: upstream.address, version, detail: upstream.detail },
     };
   }
@@ -161,6 +167,7 @@ export async function startPlayground(options = {}) {
     upstream: upstream.address,
     server,
     path: "/gearman",
+    limits: { maxPacketSize: MAX_PACKET_SIZE },
     policy: {
       origins,
       // No accounts here: each tab is its own principal, allowed to submit and register anything.

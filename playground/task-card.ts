@@ -1,6 +1,6 @@
 // Browser (playground): one card in the client panel's task list (#tasks) per submitted task: its
 // handle, state, progress, events and outcome. followTask() keeps a card up to date from the Task.
-import { JobExceptionError, JobFailedError, type Task, type TaskEvent } from "../src/browser.ts";
+import { AbortError, JobExceptionError, JobFailedError, type Task, type TaskEvent, TimeoutError } from "../src/browser.ts";
 import { $, announce, h } from "./dom.ts";
 import { decodeText, errorMessage, preview } from "./format.ts";
 import { fieldText } from "./packet-fields.ts";
@@ -15,7 +15,8 @@ export interface TaskCard {
   pct: HTMLElement;
   setState(state: string, kind: "busy" | "ok" | "error" | "idle"): void;
   event(line: string): void;
-  result(line: string, kind: "ok" | "error"): void;
+  /** The outcome line; "idle" is for a task the page stopped waiting for. */
+  result(line: string, kind: "ok" | "error" | "idle"): void;
   handle(handle: string): void;
 }
 
@@ -69,7 +70,7 @@ export function taskCard(title: string, meta: string, payload: string): TaskCard
     result(line, kind) {
       out.textContent = line;
       out.dataset.kind = kind;
-      item.dataset.state = kind === "ok" ? "complete" : "error";
+      item.dataset.state = kind === "ok" ? "complete" : kind === "idle" ? "abandoned" : "error";
       // One announcement per outcome, rather than a live region per task that speaks every status.
       announce(`${title}: ${line}`);
     },
@@ -98,8 +99,19 @@ function describeEvent(ev: TaskEvent): string {
   }
 }
 
-/** Shows the task's events, progress and outcome on its card. */
-export function followTask(task: Task, card: TaskCard): void {
+const STILL_ON_SERVER = "the job is still on the server, and a worker may still run it";
+
+/**
+ * Shows the task's events, progress and outcome on its card. With `stop`, the card has a Stop waiting button that
+ * aborts it (the request's signal): the page stops waiting, the job stays on the server.
+ */
+export function followTask(task: Task, card: TaskCard, stop?: AbortController): void {
+  if (stop) {
+    const button = h("button", { type: "button", class: "stop-waiting", textContent: "Stop waiting" });
+    button.setAttribute("aria-label", `Stop waiting for ${card.item.dataset.function ?? "the task"}`);
+    button.addEventListener("click", () => stop.abort());
+    card.item.append(button);
+  }
   task.on("*", (ev) => {
     card.event(describeEvent(ev));
     if (ev.type === "created") {
@@ -131,10 +143,18 @@ export function followTask(task: Task, card: TaskCard): void {
       } else if (err instanceof JobFailedError) {
         card.setState("failed", "error");
         card.result(`Failed${err.warnings.length ? `: ${decodeText(err.warnings.at(-1)!)}` : " (WORK_FAIL)"}`, "error");
+      } else if (err instanceof TimeoutError) {
+        card.setState("timed out", "error");
+        card.result(`Timed out: ${err.message}; ${STILL_ON_SERVER}`, "error");
+      } else if (err instanceof AbortError) {
+        card.setState("stopped waiting", "idle");
+        card.result(`Stopped waiting: ${STILL_ON_SERVER}`, "idle");
       } else {
         card.setState("error", "error");
         card.result(`Error: ${errorMessage(err)}`, "error");
       }
     },
-  ).finally(() => card.item.querySelector("button.get-status")?.remove());
+  ).finally(() => {
+    for (const b of Array.from(card.item.querySelectorAll("button.get-status, button.stop-waiting"))) b.remove();
+  });
 }

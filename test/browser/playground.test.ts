@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from "
 import { type Playground, startPlayground } from "../../playground/server.mjs";
 import { PRESETS } from "../../playground/presets.ts";
 import { type Chromium, launchChromium, screenshot } from "../support/chromium.ts";
+import { startGearmand } from "../support/gearmand.ts";
 
 const WAIT = 15_000;
 
@@ -33,13 +34,14 @@ async function submit(
   page: Page,
   fn: string,
   payload: string,
-  opts: { priority?: string; background?: boolean; unique?: string } = {},
+  opts: { priority?: string; background?: boolean; unique?: string; timeLimit?: string } = {},
 ): Promise<void> {
   await page.bringToFront();
   await page.getByLabel("Function", { exact: true }).fill(fn);
   await page.getByLabel("Payload", { exact: true }).fill(payload);
   await page.getByLabel("Priority").selectOption(opts.priority ?? "normal");
   await page.getByLabel("Unique").fill(opts.unique ?? "");
+  if (opts.timeLimit !== undefined) await page.getByLabel("Give up after (ms)").fill(opts.timeLimit);
   await page.getByLabel("Background").setChecked(opts.background ?? false);
   await page.getByRole("button", { name: "Submit", exact: true }).click();
 }
@@ -289,6 +291,45 @@ describe("playground on GEARMAN_SERVERS", () => {
   });
 });
 
+describe("playground when its job server stops", () => {
+  test("the server panel says so once, dims the last tables, and recovers when the job server is back", async () => {
+    let g = await startGearmand();
+    const pg = await startPlayground({ port: 0, upstream: `tcp://${g.address}`, quiet: true });
+    const chrome = await launchChromium();
+    try {
+      const page = await open(chrome, pg);
+      await startPreset(page, "reverse");
+      await page.locator('#server-functions tr[data-function="reverse"]').waitFor({ timeout: WAIT });
+      // Every change of the alert is announced: count them.
+      await page.evaluate(() => {
+        const w = window as unknown as { alertChanges: number };
+        w.alertChanges = 0;
+        new MutationObserver(() => w.alertChanges++).observe(document.getElementById("status-error")!, {
+          childList: true,
+          characterData: true,
+          subtree: true,
+        });
+      });
+      await g.stop();
+      await page.locator("#status-error").filter({ hasText: "did not answer" }).waitFor({ timeout: WAIT });
+      await page.locator("#server-panel[data-stale]").waitFor({ timeout: WAIT });
+      expect(await page.locator("#status-time").innerText()).toMatch(/^Tables as of /);
+      // Several failed polls later, the alert was written once.
+      await page.waitForTimeout(3500);
+      expect(await page.evaluate(() => (window as unknown as { alertChanges: number }).alertChanges)).toBe(1);
+
+      g = await startGearmand({ port: g.port });
+      await page.locator("#status-error").filter({ hasText: /^$/ }).waitFor({ state: "attached", timeout: WAIT });
+      expect(await page.locator("#server-panel").getAttribute("data-stale")).toBeNull();
+      expect(await page.locator("#status-time").innerText()).toMatch(/^Updated /);
+    } finally {
+      await chrome.close();
+      await pg.close();
+      await g.stop();
+    }
+  });
+});
+
 /** Defines a function in the editor and waits until it is served. */
 async function define(page: Page, name: string, code: string, timeout = ""): Promise<void> {
   await page.bringToFront();
@@ -359,6 +400,52 @@ describe("playground details (embedded job server)", () => {
     await submit(page, "reverse", "just fits", { unique: "u".repeat(limit) });
     expect(await taskResult(page, "reverse", "Result:")).toBe("Result: stif tsuj");
     expect(await taskResult(page, "slow", "Result:")).toBe("Result: done after 4 steps");
+  });
+
+  test("a payload over the bridge's packet limit is refused in the page; the tab's other jobs carry on", async () => {
+    const page = await open(s.chrome, s.pg);
+    await startPreset(page, "slow");
+    await startPreset(page, "reverse");
+    await submit(page, "slow", "4");
+    const slow = page.locator('#tasks li.task[data-function="slow"]').first();
+    await slow.locator("ol.events li", { hasText: "status 1/4" }).waitFor({ timeout: WAIT });
+    // 2 MiB through the form: the bridge takes packets of at most 1 MiB (a larger one closes the tab's connection, 1009).
+    await page.getByLabel("Function", { exact: true }).fill("reverse");
+    await page.getByLabel("Payload", { exact: true }).evaluate((t: HTMLTextAreaElement) => (t.value = "b".repeat(2 * 1024 * 1024)));
+    await page.getByRole("button", { name: "Submit", exact: true }).click();
+    const refused = await taskResult(page, "reverse", "Error");
+    expect(refused).toContain("1 MiB");
+    expect(refused).not.toContain("1009");
+    expect(await page.locator("#payload-limit").innerText()).toContain("1 MiB");
+    // The slow job on the same connection was not taken down with it.
+    expect(await taskResult(page, "slow", "Result:")).toBe("Result: done after 4 steps");
+    // Just under the limit goes through, both ways.
+    await page.getByLabel("Payload", { exact: true }).evaluate((t: HTMLTextAreaElement) => (t.value = `${"c".repeat(1_000_000)}d`));
+    await page.getByRole("button", { name: "Submit", exact: true }).click();
+    expect(await taskResult(page, "reverse", "Result: dcc")).toMatch(/^Result: dc+$/);
+  });
+
+  test("Give up after and Stop waiting end a task nobody answers; Clear finished then removes it", async () => {
+    const page = await open(s.chrome, s.pg);
+    await submit(page, "nobody.answers", "x", { timeLimit: "1000" });
+    const timed = page.locator('#tasks li.task[data-function="nobody.answers"]').first();
+    await timed.locator(".badge", { hasText: "timed out" }).waitFor({ timeout: WAIT });
+    expect(await timed.locator("output.result").innerText()).toMatch(/within 1000 ms.*still on the server/);
+
+    await submit(page, "nobody.answers", "y", { timeLimit: "" });
+    const waiting = page.locator('#tasks li.task[data-function="nobody.answers"]').first();
+    await waiting.locator(".badge", { hasText: /^queued$/ }).waitFor({ timeout: WAIT });
+    await waiting.getByRole("button", { name: /^Stop waiting for / }).click();
+    await waiting.locator(".badge", { hasText: "stopped waiting" }).waitFor({ timeout: WAIT });
+    expect(await waiting.getByRole("button", { name: /^Stop waiting for / }).count()).toBe(0);
+
+    // A time limit that is not a number of ms is refused by the form.
+    await page.getByLabel("Give up after (ms)").fill("-5");
+    expect(await page.locator("#submit-timeout").evaluate((i: HTMLInputElement) => i.validity.valid)).toBe(false);
+    await page.getByLabel("Give up after (ms)").fill("");
+
+    await page.getByRole("button", { name: "Clear finished" }).click();
+    expect(await page.locator("#tasks li.task").count()).toBe(0);
   });
 
   test("each packet's size sits on that packet's row", async () => {
@@ -438,7 +525,7 @@ describe("playground details (embedded job server)", () => {
       expect(await page.evaluate(() => document.documentElement.scrollWidth), `scrollWidth at ${width} px`).toBeLessThanOrEqual(width);
       expect(await overflowing(page), `at ${width} px`).toEqual([]);
       // A label and its control share a line.
-      for (const id of ["submit-fn", "submit-priority", "submit-unique", "reduce-fn", "reduce-reducer", "fn-timeout", "concurrency"]) {
+      for (const id of ["submit-fn", "submit-priority", "submit-unique", "submit-timeout", "reduce-fn", "reduce-reducer", "fn-timeout", "concurrency"]) {
         const apart = await page.locator(`#${id}`).evaluate((el: HTMLInputElement) => {
           const c = el.getBoundingClientRect();
           const l = el.labels![0]!.getBoundingClientRect();
