@@ -145,7 +145,8 @@ function submitForm(ev: SubmitEvent): void {
     return;
   }
   task.on("created", (ev) => addStatusButton(card, ev.handle, false));
-  followTask(task, card, stop);
+  // A packet over the limit rejects the task (nothing was sent): said as the bridge's limit.
+  followTask(task, card, stop, submitError);
 }
 
 function reduceForm(ev: SubmitEvent): void {
@@ -163,5 +164,5 @@ function reduceForm(ev: SubmitEvent): void {
     card.result(submitError(err), "error");
     return;
   }
-  followTask(task, card, stop);
+  followTask(task, card, stop, submitError);
 }

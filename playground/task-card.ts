@@ -105,7 +105,7 @@ const STILL_ON_SERVER = "the job is still on the server, and a worker may still 
  * Shows the task's events, progress and outcome on its card. With `stop`, the card has a Stop waiting button that
  * aborts it (the request's signal): the page stops waiting, the job stays on the server.
  */
-export function followTask(task: Task, card: TaskCard, stop?: AbortController): void {
+export function followTask(task: Task, card: TaskCard, stop?: AbortController, describe = (err: unknown): string => `Error: ${errorMessage(err)}`): void {
   if (stop) {
     const button = h("button", { type: "button", class: "stop-waiting", textContent: "Stop waiting" });
     button.setAttribute("aria-label", `Stop waiting for ${card.item.dataset.function ?? "the task"}`);
@@ -151,7 +151,7 @@ export function followTask(task: Task, card: TaskCard, stop?: AbortController): 
         card.result(`Stopped waiting: ${STILL_ON_SERVER}`, "idle");
       } else {
         card.setState("error", "error");
-        card.result(`Error: ${errorMessage(err)}`, "error");
+        card.result(describe(err), "error");
       }
     },
   ).finally(() => {

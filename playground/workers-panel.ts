@@ -3,7 +3,7 @@
 import {
   type ConnectorFactory, consoleLogger, type FunctionOptions, type Logger, type Packet, websocketConnector, Worker,
 } from "../src/browser.ts";
-import { bridgeUrl } from "./connection-header.ts";
+import { bridgePacketLimit, bridgeUrl } from "./connection-header.ts";
 import { $, h } from "./dom.ts";
 import { errorMessage } from "./format.ts";
 import { openEditor, showDefineError } from "./function-editor.ts";
@@ -157,6 +157,8 @@ function ensureWorker(): Promise<Worker> {
     concurrency: workerConcurrency,
     tap: workerTap,
     logger,
+    // The bridge's limit: a result over it fails its job with the reason, instead of a 1009 and a requeue loop.
+    maxPacketSize: bridgePacketLimit() || undefined,
     connector: watchedConnector((open) => worker === w && showConnected(open)),
   });
   worker = w;

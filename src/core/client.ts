@@ -77,8 +77,9 @@ export class BaseClient {
 
   /**
    * Submits a foreground job and returns its {@link Task}, whose `result()` settles with the outcome.
-   * @throws {InvalidArgumentError} on a bad function name or unique, a payload that is not a string or `Uint8Array`, a
-   * packet body over `maxPacketSize`, an unknown priority or a bad `timeout`. After `close()` the task rejects with `ClosedError`.
+   * @throws {InvalidArgumentError} on a bad function name or unique, a payload that is not a string or `Uint8Array`, an
+   * unknown priority or a bad `timeout`. A packet body over `maxPacketSize` rejects the task with it, sending nothing;
+   * after `close()` the task rejects with `ClosedError`.
    */
   submit(functionName: string, payload: Payload, options: SubmitOptions = {}): Task {
     return this.#start(functionName, payload, options, FOREGROUND[options.priority ?? "normal"], options.collect ?? true);
@@ -190,10 +191,6 @@ export class BaseClient {
     assertUnique(unique);
     const data = toBytes(payload);
     const args = fields ? [fn, unique, ...fields, data] : [fn, unique, data];
-    // A bridge or a worker with the same limit would refuse the packet and drop the connection (a worker again on every
-    // requeue). The limit is on the whole body, names and NULs too (names counted in UTF-16 units: exact for ASCII).
-    const size = args.reduce((n, a) => n + a.length + 1, -1);
-    if (size > this.#options.maxPacketSize) throw new InvalidArgumentError(`the packet is ${size} bytes, over maxPacketSize`);
     const task = new Task({ functionName: fn, unique, collect, packetType: type, args, background });
     if (this.#closed) {
       task.error_(new ClosedError());

@@ -4,8 +4,8 @@
  * event loop on the way out, close fan-out. Client and worker state machines sit on top.
  * @module
  */
-import { ConnectionError, type GearmanError, PolicyError, ProtocolError } from "../errors.ts";
-import type { Magic } from "../protocol/constants.ts";
+import { ConnectionError, type GearmanError, InvalidArgumentError, PolicyError, ProtocolError } from "../errors.ts";
+import { DEFAULT_MAX_PACKET_SIZE, type Magic } from "../protocol/constants.ts";
 import { toBytes } from "../protocol/bytes.ts";
 import { PacketDecoder } from "../protocol/decoder.ts";
 import { type Packet, type PacketArg, PacketWriter } from "../protocol/packet.ts";
@@ -51,12 +51,14 @@ export class PacketConnection {
   #closed = false;
   #closing = false;
   #tap: PacketConnectionOptions["tap"];
+  readonly #max: number;
 
   constructor(transport: Transport, handler: ConnectionHandler, options: PacketConnectionOptions = {}) {
     this.remote = transport.remote;
     this.#transport = transport;
     this.#handler = handler;
     this.#tap = options.tap;
+    this.#max = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
     this.#decoder = new PacketDecoder({
       maxPacketSize: options.maxPacketSize,
       expect: options.expect ?? "res",
@@ -83,6 +85,11 @@ export class PacketConnection {
     // After close() the write side is ended: a write would fail and take the replies still due with it. What is
     // sent now is dropped; a request waiting for its reply fails when the close completes.
     if (this.#closing) return undefined;
+    // The limit holds both ways: a bridge or a peer with the same limit would drop the connection for such a packet
+    // (and gearmand requeue a worker's job, to fail the same way again). Strings count one per UTF-16 unit.
+    let size = args.length - 1;
+    for (const a of args) size += a.length;
+    if (size > this.#max) throw new InvalidArgumentError(`the packet is ${size} bytes, over maxPacketSize`);
     // Whole packets per write, at most about WRITE_NOW bytes unless one packet alone is more: a WebSocket sends
     // each write as one message, and a bridge closes with 1009 on a message over its packet limit.
     if (this.#writer.length + (args[args.length - 1]?.length ?? 0) >= WRITE_NOW) this.#flush(true);

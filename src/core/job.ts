@@ -72,7 +72,8 @@ export class Job<C = unknown> {
   /**
    * Sends a piece of the result (WORK_DATA). The promise waits while the connection pushes back, so a
    * handler that awaits it streams with bounded memory. In a map job it becomes a reducer job instead,
-   * and the promise waits while too many reducer jobs are in flight.
+   * and the promise waits while too many reducer jobs are in flight. Rejects with `InvalidArgumentError`, sending
+   * nothing, when the packet would be over the worker's `maxPacketSize`.
    */
   async sendData(data: Payload): Promise<void> {
     if (this.#ended) return this.#channel.late("sendData", this.handle);
@@ -96,8 +97,14 @@ export class Job<C = unknown> {
   end_(type: number, args: readonly PacketArg[], warning?: PacketArg): boolean {
     if (this.#ended) return false;
     this.#ended = true;
-    if (warning !== undefined) this.#channel.send(PacketType.WORK_WARNING, [this.handle, warning]);
-    this.#channel.send(type, args);
+    try {
+      if (warning !== undefined) this.#channel.send(PacketType.WORK_WARNING, [this.handle, warning]);
+      this.#channel.send(type, args);
+    } catch (err) {
+      // Over maxPacketSize: the job fails with the reason instead of staying assigned (or being requeued for ever).
+      this.#channel.send(PacketType.WORK_WARNING, [this.handle, (err as Error).message]);
+      this.#channel.send(PacketType.WORK_FAIL, [this.handle]);
+    }
     return true;
   }
 

@@ -425,6 +425,19 @@ describe("playground details (embedded job server)", () => {
     expect(await taskResult(page, "reverse", "Result: dcc")).toMatch(/^Result: dc+$/);
   });
 
+  test("a result over the bridge's packet limit fails its job with the reason; the tab's worker stays connected", async () => {
+    const page = await open(s.chrome, s.pg);
+    await startPreset(page, "reverse");
+    // A function whose result (2 MiB) is over the bridge's 1 MiB: without the limit on the page's Worker, the bridge
+    // closed its connection (1009) and gearmand handed the job out again, for ever.
+    await page.evaluate(() => (globalThis as unknown as { playground: { worker: { defineFunction(n: string, f: () => Uint8Array): void } } })
+      .playground.worker.defineFunction("too.big", () => new Uint8Array(2 * 1024 * 1024)));
+    await submit(page, "too.big", "x");
+    expect(await taskResult(page, "too.big", "Failed")).toMatch(/over maxPacketSize/);
+    await submit(page, "reverse", "abc");
+    expect(await taskResult(page, "reverse", "Result:")).toBe("Result: cba");
+  });
+
   test("Give up after and Stop waiting end a task nobody answers; Clear finished then removes it", async () => {
     const page = await open(s.chrome, s.pg);
     await submit(page, "nobody.answers", "x", { timeLimit: "1000" });

@@ -692,7 +692,7 @@ describe("bad input and odd timing on the client", () => {
     await expect(c.submitAt(fn, "x", new Date("garbage"))).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(() => c.submit(fn, new ArrayBuffer(4) as never)).toThrow(InvalidArgumentError);
     expect(() => c.submit(fn, 42 as never)).toThrow(InvalidArgumentError);
-    expect(() => c.submit(fn, new Uint8Array(1025))).toThrow(/over maxPacketSize/);
+    await expect(c.submit(fn, new Uint8Array(1025)).result()).rejects.toThrow(/over maxPacketSize/);
     await expect(c.submitReduceBackground(fn, "r".repeat(65), "x")).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await c.submitReduceBackground(fn, "r".repeat(64), "x")).toMatch(/^H:/);
     const submits = t.packets.filter((p) => p.direction === "out" && p.packet.type !== PacketType.OPTION_REQ);
@@ -707,7 +707,35 @@ describe("bad input and odd timing on the client", () => {
     const c = res.client({ maxPacketSize: 1024 });
     const room = 1024 - fn.length - "u1".length - 2;
     expect(text(await c.execute(fn, new Uint8Array(room), { unique: "u1", timeout: 5000 }))).toBe(String(room));
-    expect(() => c.submit(fn, new Uint8Array(room + 1), { unique: "u1" })).toThrow(/packet is 1025 bytes, over maxPacketSize/);
+    const over = c.submit(fn, new Uint8Array(room + 1), { unique: "u1" }).result();
+    await expect(over).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(over).rejects.toThrow(/packet is 1025 bytes, over maxPacketSize/);
+    // An echo over the limit would come back over it too, and close the connection at the header: refused instead.
+    await expect(c.echo(new Uint8Array(1025))).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(text(await c.echo("still connected"))).toBe("still connected");
+  });
+
+  it("a worker's result or data chunk over its maxPacketSize fails the job once with the reason, instead of a dropped connection and requeues", async () => {
+    const fn = fname("bigresult");
+    let runs = 0;
+    let chunkError: unknown;
+    const w = res.worker({ maxPacketSize: 1024 });
+    w.defineFunction(fn, async (job) => {
+      runs++;
+      if (job.text() === "data") {
+        chunkError = await job.sendData(new Uint8Array(2000)).catch((e: unknown) => e);
+        return "after the refused chunk";
+      }
+      return new Uint8Array(2000);
+    });
+    await w.start();
+    const c = res.client();
+    const err = await c.execute(fn, "result", { timeout: 5000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    expect((err as JobFailedError).message).toMatch(/over maxPacketSize/);
+    expect(runs).toBe(1);
+    expect(text(await c.execute(fn, "data", { timeout: 5000 }))).toBe("after the refused chunk");
+    expect(chunkError).toBeInstanceOf(InvalidArgumentError);
   });
 
   it("an already-aborted signal ends the task without sending it", async () => {
