@@ -68,12 +68,13 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
   let bytesIn = 0, bytesOut = 0, pings = 0, deniedStatus = 0, jobs = 0;
   // Bytes of gearmand's stream in a packet not yet complete; bytes given to ws.send and not yet written; ECHO_REQ bytes not yet answered.
   let partial = 0, unsent = 0, echoing = 0;
-  let tcpBlocked = false, wsBlocked = false, wsPaused = false, throttled = false, closing: { code: number; reason: string } | undefined;
+  let tcpBlocked = false, wsBlocked = false, wsPaused = false, throttled = false, inTick = false, closing: { code: number; reason: string } | undefined;
   const timers: NodeJS.Timeout[] = [];
   let slowTimer: NodeJS.Timeout | undefined, throttle: NodeJS.Timeout | undefined;
   const timer = (ms: number, fn: () => void): number => timers.push(setTimeout(fn, ms).unref());
 
   const socket = connect({ ...cfg.upstream, noDelay: true }), tcp = wrapSocket(socket);
+  const endTick = (): void => void ((inTick = false), socket.writableCorked && socket.uncork());
   // Attribution (T12): gearmand's `workers` shows the principal, and peers cannot change it.
   tcp.write(encodePacket(T.SET_CLIENT_ID, [who.id]));
   tcp.start({ data: fromUpstream, drain: () => ((tcpBlocked = false), updatePause()),
@@ -129,8 +130,10 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
       edits.push(edit);
     }
     const [out] = reframe(data, 0, packets, edits);
-    // The messages of one read go upstream in one write: a system call per tiny message stalled every peer for seconds.
-    if (socket.writableCorked === 0) socket.cork(), process.nextTick(() => socket.uncork());
+    // A system call per tiny message stalled every peer for seconds: the first message of a tick goes out at once (no
+    // added latency), the others of that tick are corked into one write.
+    if (!inTick) (inTick = true), process.nextTick(endTick);
+    else if (!socket.writableCorked) socket.cork();
     if (out.length > 0 && !tcp.write(out as Uint8Array<ArrayBuffer>)) tcpBlocked = true;
     // Over the principal's bytes/s: stop reading until the debt is paid.
     const wait = buckets.bytes.spend(data.length);
