@@ -165,7 +165,9 @@ describe("reducer connections", () => {
       await sleep(600); // the reducer worker's jobs end
       const count = (list: string[]) => [list.filter((r) => r === "TCPSocketWrap").length, list.filter((r) => r === "Timeout").length];
       const [sockets, timers] = count(process.getActiveResourcesInfo());
-      expect(sockets).toBe(count(baseline)[0]);
+      // Process-wide counts: sockets of earlier tests (or, with the embedded server, its side of them) may still be
+      // closing at the baseline, so a leak is a count above it, not one below.
+      expect(sockets).toBeLessThanOrEqual(count(baseline)[0]!);
       expect(timers).toBeLessThanOrEqual(count(baseline)[1]!);
     });
   }
