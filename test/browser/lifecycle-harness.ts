@@ -4,6 +4,7 @@
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
+import { afterAll, afterEach, expect } from "vitest";
 import { type BridgeProcess, startBridgeProcess } from "../support/bridge-process.ts";
 import type { BridgeLimits, Principal } from "../../bridge/bridge.ts";
 import { type Chromium, launchChromium } from "../support/chromium.ts";
@@ -119,4 +120,29 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 10_000
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Something a test opened and the file closes: a Worker, a Client, a process. */
+export interface Peer {
+  close(): Promise<void>;
+}
+
+/**
+ * Registers a test file's teardown: its `peers` closed after each test, the harness closed at the end; with
+ * `consoleErrors: "fail"`, a test also fails on a Chromium console error.
+ */
+export function teardown(harness: () => Harness | undefined, peers: Peer[], consoleErrors: "fail" | "allow"): void {
+  afterAll(async () => {
+    for (const p of peers) await p.close().catch(() => {});
+    await harness()?.close();
+  });
+  afterEach(async () => {
+    for (const p of peers.splice(0)) await p.close().catch(() => {});
+    if (consoleErrors === "fail") expect(harness()!.chrome.errors.splice(0)).toEqual([]);
+  });
+}
+
+/** The uncaught errors and unhandled rejections the page recorded itself. */
+export async function pageErrors(page: Page): Promise<string[]> {
+  return await page.evaluate(() => globalThis.pageErrors);
 }

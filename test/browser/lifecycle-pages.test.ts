@@ -2,15 +2,14 @@
 // mid-job hands the job to another worker) and backpressure of a browser worker streaming large WORK_DATA.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { beforeAll, expect, test } from "vitest";
 import { Client, Worker } from "../../src/node.ts";
 import { startBridgeProcess } from "../support/bridge-process.ts";
 import { freePort } from "../support/gearmand.ts";
-import { type Harness, pageWith, startHarness, TOKENS, until } from "./lifecycle-harness.ts";
+import { type Harness, pageErrors, pageWith, type Peer, startHarness, teardown, TOKENS, until } from "./lifecycle-harness.ts";
 
 let h: Harness;
-const peers: { close(): Promise<void> }[] = [];
+const peers: Peer[] = [];
 const dec = new TextDecoder();
 
 // README's `<script>` example, verbatim but for the bridge URL, after a stand-in for the app's makeThumbnail().
@@ -37,17 +36,7 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  for (const p of peers) await p.close().catch(() => {});
-  await h?.close();
-});
-
-afterEach(async () => {
-  for (const p of peers.splice(0)) await p.close().catch(() => {});
-  expect(h.chrome.errors.splice(0)).toEqual([]);
-});
-
-const errorsOf = async (page: Page): Promise<string[]> => await page.evaluate(() => globalThis.pageErrors);
+teardown(() => h, peers, "fail");
 
 test("README's <script> worker example serves a Node client (status, Uint8Array in and out)", async () => {
   const page = await h.open("/readme-worker.html");
@@ -58,7 +47,7 @@ test("README's <script> worker example serves a Node client (status, Uint8Array 
   task.on("status", (e) => statuses.push(`${e.numerator}/${e.denominator}`));
   expect([...await task.result()]).toEqual([3, 2, 1]);
   expect(statuses).toEqual(["1/2"]);
-  expect(await errorsOf(page)).toEqual([]);
+  expect(await pageErrors(page)).toEqual([]);
   await page.close();
 });
 
@@ -70,7 +59,7 @@ test("README's <script> worker example with the bridge not up yet: no unhandled 
     const client = new Client({ servers: [h.gearmand.address] });
     peers.push(client);
     expect([...await client.execute("shop.thumbnail", new Uint8Array([4, 5]), { timeout: 20_000 })]).toEqual([5, 4]);
-    expect(await errorsOf(page)).toEqual([]);
+    expect(await pageErrors(page)).toEqual([]);
     await page.close();
   } finally {
     await later.close();
@@ -129,7 +118,7 @@ test("worker.stop() and client.close() leave no WebSocket open, also with a reco
   expect(early).toEqual(["ClosedError", "ClosedError"]);
   await new Promise((r) => setTimeout(r, 500));
   expect((await h.bridge.stats()).connections).toBe(0);
-  expect(await errorsOf(page)).toEqual([]);
+  expect(await pageErrors(page)).toEqual([]);
   await page.close();
 });
 
@@ -187,6 +176,6 @@ test("backpressure: a browser worker streaming 48 MiB of WORK_DATA keeps buffere
   // The high-water mark (1 MiB) plus about one chunk: measured ~1.9 MiB.
   expect(max).toBeLessThan(3 << 20);
   await page.evaluate(() => globalThis.t.w.stop());
-  expect(await errorsOf(page)).toEqual([]);
+  expect(await pageErrors(page)).toEqual([]);
   await page.close();
 }, 60_000);

@@ -1,13 +1,12 @@
 // Node + Chromium: policy closes seen from a real page: a signed token expiring (4401) under a browser worker and a
 // browser client, and payloads larger than the bridge's maxPacketSize (1009), next to 8-16 MiB payloads that fit.
-import type { Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { beforeAll, expect, test } from "vitest";
 import { signToken } from "../../bridge/bridge.ts";
 import { Client, Worker } from "../../src/node.ts";
-import { HMAC_SECRET, type Harness, startHarness, until } from "./lifecycle-harness.ts";
+import { type Harness, HMAC_SECRET, pageErrors, type Peer, startHarness, teardown, until } from "./lifecycle-harness.ts";
 
 let h: Harness;
-const peers: { close(): Promise<void> }[] = [];
+const peers: Peer[] = [];
 const dec = new TextDecoder();
 const MAX = 20 << 20;
 
@@ -15,16 +14,7 @@ beforeAll(async () => {
   h = await startHarness({ limits: { maxPacketSize: MAX } });
 });
 
-afterAll(async () => {
-  for (const p of peers) await p.close().catch(() => {});
-  await h?.close();
-});
-
-afterEach(async () => {
-  for (const p of peers.splice(0)) await p.close().catch(() => {});
-});
-
-const errorsOf = async (page: Page): Promise<string[]> => await page.evaluate(() => globalThis.pageErrors);
+teardown(() => h, peers, "allow");
 
 test("a signed token expiring under a browser worker: PolicyError 4401 logged, retries at maxReconnectDelay", async () => {
   const token = signToken({ sub: "exp-worker", roles: ["worker"], register: ["lc.*"], exp: Math.floor(Date.now() / 1000) + 3 }, HMAC_SECRET);
@@ -49,7 +39,7 @@ test("a signed token expiring under a browser worker: PolicyError 4401 logged, r
   const delays = log.slice(1).map((l) => Number(/in (\d+) ms/.exec(l)?.[1]));
   for (const d of delays) expect(d).toBeGreaterThanOrEqual(500);
   expect(log.slice(2).every((l) => /closed during the handshake \(1006\)/.test(l))).toBe(true);
-  expect(await errorsOf(page)).toEqual([]);
+  expect(await pageErrors(page)).toEqual([]);
   await page.close();
 }, 30_000);
 
@@ -66,7 +56,7 @@ test("a signed token expiring under a browser client: tasks in flight reject wit
   expect(out[0]).toBe("PolicyError GEARMAN_POLICY_DENIED the bridge closed the connection (4401): token expired");
   // The bridge refuses the expired token at the upgrade: the page sees 1006, a ConnectionError.
   expect(out[1]).toMatch(/^ConnectionError .*closed during the handshake \(1006\)/);
-  expect(await errorsOf(page)).toEqual([]);
+  expect(await pageErrors(page)).toEqual([]);
   await page.close();
 }, 30_000);
 
@@ -99,7 +89,7 @@ test("16 MiB browser → Node worker and Node client → browser worker through 
   // Bridge heap + buffers after GC: no 16 MiB payload kept.
   expect((await h.bridge.stats()).retained).toBeLessThan(16 << 20);
   await page.evaluate(() => globalThis.t.worker.stop());
-  expect(await errorsOf(page)).toEqual([]);
+  expect(await pageErrors(page)).toEqual([]);
   await page.close();
 }, 60_000);
 
@@ -134,7 +124,7 @@ test("a payload over the bridge's maxPacketSize: PolicyError 1009 for it and for
   expect(out.edge).toBe("PolicyError 1009 the bridge closed the connection (1009)");
   expect(out.after).toBe("5");
   expect(out.refused).toMatch(/^InvalidArgumentError .*over maxPacketSize/);
-  expect(await errorsOf(page)).toEqual([]);
+  expect(await pageErrors(page)).toEqual([]);
   await page.close();
 }, 60_000);
 

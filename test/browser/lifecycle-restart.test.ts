@@ -2,31 +2,19 @@
 // process, while the bridge restarts on its port and gearmand restarts behind it: the worker serves again, tasks in
 // flight end with the typed errors README promises, and the page has no uncaught error or unhandled rejection.
 import type { Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { beforeAll, expect, test } from "vitest";
 import { Client, Worker } from "../../src/node.ts";
-import { type Harness, startHarness, until } from "./lifecycle-harness.ts";
+import { type Harness, pageErrors, type Peer, startHarness, teardown, until } from "./lifecycle-harness.ts";
 
 let h: Harness;
-const peers: { close(): Promise<void> }[] = [];
+const peers: Peer[] = [];
 const dec = new TextDecoder();
 
 beforeAll(async () => {
   h = await startHarness();
 });
 
-afterAll(async () => {
-  for (const p of peers) await p.close().catch(() => {});
-  await h?.close();
-});
-
-afterEach(async () => {
-  for (const p of peers.splice(0)) await p.close().catch(() => {});
-  expect(h.chrome.errors.splice(0)).toEqual([]);
-});
-
-async function pageErrors(page: Page): Promise<string[]> {
-  return await page.evaluate(() => globalThis.pageErrors);
-}
+teardown(() => h, peers, "fail");
 
 /** A browser worker of `lc.<name>` that upper-cases, after `delay` ms (job.signal aborts the wait). */
 async function browserWorker(page: Page, name: string, delay = 0): Promise<void> {

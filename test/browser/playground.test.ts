@@ -46,6 +46,14 @@ async function submit(
   await page.getByRole("button", { name: "Submit", exact: true }).click();
 }
 
+/** Serves `slow` and `other` in the tab and starts a 4-step slow job: the neighbour a refused job must not disturb. */
+async function slowJobBeside(page: Page, other: string): Promise<void> {
+  await startPreset(page, "slow");
+  await startPreset(page, other);
+  await submit(page, "slow", "4");
+  await page.locator('#tasks li.task[data-function="slow"]').first().locator("ol.events li", { hasText: "status 1/4" }).waitFor({ timeout: WAIT });
+}
+
 /** The task card of `fn` whose result line contains `text`, once it is there. */
 async function taskResult(page: Page, fn: string, text: string): Promise<string> {
   const card = page.locator(`#tasks li.task[data-function="${fn}"]`).filter({ has: page.locator("output.result", { hasText: text }) });
@@ -385,11 +393,7 @@ describe("playground details (embedded job server)", () => {
 
   test("a unique too long for the bridge's namespace is refused by the form; the tab's other jobs carry on", async () => {
     const page = await open(s.chrome, s.pg);
-    await startPreset(page, "slow");
-    await startPreset(page, "reverse");
-    await submit(page, "slow", "4");
-    const slow = page.locator('#tasks li.task[data-function="slow"]').first();
-    await slow.locator("ol.events li", { hasText: "status 1/4" }).waitFor({ timeout: WAIT });
+    await slowJobBeside(page, "reverse");
     // The page knows its principal, tab-<id>: the bridge stores `tab-<id>:<unique>`, at most 63 bytes.
     const tab = await page.locator("#tab-id").innerText();
     const limit = 63 - tab.length - 1;
@@ -404,11 +408,7 @@ describe("playground details (embedded job server)", () => {
 
   test("a payload over the bridge's packet limit is refused in the page; the tab's other jobs carry on", async () => {
     const page = await open(s.chrome, s.pg);
-    await startPreset(page, "slow");
-    await startPreset(page, "reverse");
-    await submit(page, "slow", "4");
-    const slow = page.locator('#tasks li.task[data-function="slow"]').first();
-    await slow.locator("ol.events li", { hasText: "status 1/4" }).waitFor({ timeout: WAIT });
+    await slowJobBeside(page, "reverse");
     // 2 MiB through the form: the bridge takes packets of at most 1 MiB (a larger one closes the tab's connection, 1009).
     await page.getByLabel("Function", { exact: true }).fill("reverse");
     await page.getByLabel("Payload", { exact: true }).evaluate((t: HTMLTextAreaElement) => (t.value = "b".repeat(2 * 1024 * 1024)));
