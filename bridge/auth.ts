@@ -53,7 +53,8 @@ function verifySignedToken(token: string, { secret, audience }: HmacOptions): Pr
 
 /**
  * The built-in `verify`: the bearer token (subprotocol `bearer.<token>`) as a static token, looked up by hash so that
- * lookup time says nothing about it, or, when `hmac` is given, as a signed token.
+ * lookup time says nothing about it, or, when `hmac` is given, as a signed token (refused when its `sub` is the id of a
+ * static token's principal: it would share that principal's uniques and caps).
  * @throws {TypeError} for a static token's principal that is unusable or has an unknown key.
  * @example
  * ```ts
@@ -68,8 +69,12 @@ export function tokenVerifier({ tokens = {}, hmac }: { tokens?: Record<string, P
     knownKeys(principal, ["id", "roles", "submit", "register", "exp", "allowEpoch"], "principal key");
     return [sha256(token), principal];
   }));
+  const staticIds = new Set([...byHash.values()].map((p) => p.id));
   return async (req) => {
     const token = req.headers["sec-websocket-protocol"]?.split(",").map((p) => p.trim()).find((p) => p.startsWith("bearer."))?.slice(7);
-    return token ? (byHash.get(sha256(token)) ?? (hmac ? verifySignedToken(token, hmac) : null)) : null;
+    const fixed = token ? byHash.get(sha256(token)) : undefined;
+    const signed = !fixed && token && hmac ? verifySignedToken(token, hmac) : null;
+    // A signed `sub` taken from user input ("svc") must not share a static principal's uniques and caps.
+    return fixed ?? (signed && !staticIds.has(signed.id) ? signed : null);
   };
 }

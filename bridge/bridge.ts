@@ -10,8 +10,8 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import { formatServerAddress, parseServerAddress } from "../src/transports/address.ts";
 import { type HmacOptions, tokenVerifier, type Verify } from "./auth.ts";
-import { isList, knownKeys, principalProblem, type Principal, tokenBucket, type TokenBucket } from "./policy.ts";
-import { type Relay, relay, type RelayConfig } from "./relay.ts";
+import { isList, knownKeys, principalProblem, type Principal, tokenBucket } from "./policy.ts";
+import { type Buckets, type Relay, relay, type RelayConfig } from "./relay.ts";
 
 export type { Principal, Role } from "./policy.ts";
 export { signToken, tokenVerifier, type TokenClaims, type Verify } from "./auth.ts";
@@ -26,6 +26,7 @@ const LIMITS = {
   /** Submits per second per principal; over it the connection closes with 1008 "rate limit". @default 1000 */ submitsPerSecond: 1000,
   /** Submits a principal may make at once before `submitsPerSecond` applies. @default 2 × submitsPerSecond */ submitBurst: 2000,
   /** Bytes per second per principal from its peers; over it the bridge stops reading them for a while. @default 64 MiB */ bytesPerSecond: 67_108_864,
+  /** Packets per second per principal from its peers (tiny packets cost gearmand more than bytes say); over it, as bytes/s. @default 100000 */ packetsPerSecond: 100_000,
   /** Foreground jobs submitted and not yet ended, per connection; over it the connection closes with 1008. @default 1000 */ maxJobsInFlight: 1000,
   /** Time to the first packet. @default 30000 */ firstPacketMs: 30_000,
   /** Ping interval; a peer is terminated after two missed pongs. @default 30000 */ heartbeatMs: 30_000,
@@ -67,9 +68,20 @@ export interface ConnectionLog {
   /** What was refused or dropped, and why a policy close came, with how often. */ denials: Record<string, number>;
 }
 
+/** One packet, logged only with `logPackets` (for debugging a policy): never its payload, unique or handle. */
+export interface PacketLog {
+  /** Always `"packet"`. */ type: "packet";
+  /** The principal's id. */ principal: string;
+  /** `in` from the peer, `out` to it. */ direction: "in" | "out";
+  /** The packet type's name. */ packet: string;
+  /** Bytes on the wire, header included. */ size: number;
+  /** The function it submits, registers or assigns, if it names one. */ function: string | undefined;
+}
+
 /** Something that happened at the upgrade or to a connection; never payloads, uniques or tokens. */
 export type BridgeLogEntry =
   | ConnectionLog
+  | PacketLog
   | { type: "rejected"; status: number; reason: string; remote: string; origin: string | undefined };
 
 /** Options of {@link startBridge}. */
@@ -82,6 +94,7 @@ export interface BridgeOptions {
   /** Who may connect and from where: required, there is no open default. */ policy: BridgePolicy;
   /** Caps and timeouts; unknown keys and values that are not whole numbers in range stop the start. */ limits?: BridgeLimits | undefined;
   /** @default one JSON line on stderr */ logger?: ((entry: BridgeLogEntry) => void) | undefined;
+  /** Also log every packet (type, function, size): costly, for debugging a policy. @default false */ logPackets?: boolean | undefined;
 }
 
 /** A running bridge. */
@@ -125,10 +138,6 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   if (![policy.origins, policy.trustedProxies].every(isList)) throw new TypeError("policy origins and trustedProxies must be lists of strings");
   const l = { ...LIMITS, ...limits };
   const upstream = parseServerAddress(options.upstream);
-  const cfg: RelayConfig = Object.freeze({ ...l, submitBurst: limits.submitBurst ?? l.submitsPerSecond * 2, upstream });
-  const verify = policy.verify ?? tokenVerifier({ tokens: policy.tokens, hmac: policy.hmac });
-  const origins = new Set(policy.origins ?? []);
-  const proxies = new Set(policy.trustedProxies ?? []);
   const log = (e: BridgeLogEntry): void => {
     try {
       (options.logger ?? ((x: BridgeLogEntry) => process.stderr.write(`${JSON.stringify(x)}\n`)))(e);
@@ -136,10 +145,15 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       // A logger that throws must not take every other connection down with the process, nor leave a refused peer hanging.
     }
   };
+  const cfg: RelayConfig = Object.freeze({ ...l, submitBurst: limits.submitBurst ?? l.submitsPerSecond * 2, upstream,
+    trace: options.logPackets ? log : undefined });
+  const verify = policy.verify ?? tokenVerifier({ tokens: policy.tokens, hmac: policy.hmac });
+  const origins = new Set(policy.origins ?? []);
+  const proxies = new Set(policy.trustedProxies ?? []);
   const path = options.path ?? "/gearman";
   if (!path.startsWith("/")) throw new TypeError(`path must start with "/", not ${JSON.stringify(path)}`);
   const relays = new Set<Relay>();
-  const buckets = new Map<string, { submits: TokenBucket; bytes: TokenBucket }>();
+  const buckets = new Map<string, Buckets>();
   // Connections open or being admitted, by cap: "" all, "ip <address>", "id <principal>".
   const held = new Map<string, number>();
   const full = (key: string, max: number): boolean => (held.get(key) ?? 0) >= max;
@@ -189,7 +203,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     hold(`id ${who.id}`);
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off("close", release);
-      const bucket = buckets.get(who.id) ?? { submits: tokenBucket(cfg.submitsPerSecond, cfg.submitBurst), bytes: tokenBucket(cfg.bytesPerSecond, cfg.bytesPerSecond) };
+      const bucket = buckets.get(who.id) ?? { submits: tokenBucket(cfg.submitsPerSecond, cfg.submitBurst),
+        bytes: tokenBucket(cfg.bytesPerSecond, cfg.bytesPerSecond), packets: tokenBucket(cfg.packetsPerSecond, cfg.packetsPerSecond) };
       buckets.set(who.id, bucket);
       const r = relay(ws, who, { origin: origin?.slice(0, 256), remote }, cfg, bucket, (entry) => {
         relays.delete(r);
@@ -225,7 +240,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
   const heartbeat = setInterval(() => {
     for (const r of relays) r.heartbeat();
-    for (const [id, b] of buckets) if (!held.has(`id ${id}`) && b.submits.full && b.bytes.full) buckets.delete(id);
+    for (const [id, b] of buckets) if (!held.has(`id ${id}`) && Object.values(b).every((x) => x.full)) buckets.delete(id);
   }, cfg.heartbeatMs).unref();
 
   return {

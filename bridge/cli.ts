@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Node only: `gearman-bridge --policy policy.json [--listen 127.0.0.1:4731] [--upstream 127.0.0.1:4730] [--path /gearman]`.
+// Node only: the `gearman-bridge` command line (USAGE below).
 /** The `gearman-bridge` command: prints the bound URL on stdout, one JSON log line per connection on stderr. @module */
 import { readFileSync, realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
@@ -15,7 +15,7 @@ export type PolicyFile = Omit<BridgePolicy, "verify" | "hmac"> & {
 };
 
 type Env = Record<string, string | undefined>;
-const USAGE = "usage: gearman-bridge --policy policy.json [--listen 127.0.0.1:4731] [--upstream 127.0.0.1:4730] [--path /gearman]";
+const USAGE = "usage: gearman-bridge --policy policy.json [--listen 127.0.0.1:4731] [--upstream 127.0.0.1:4730] [--path /gearman] [--log-packets]";
 
 /** Reads a policy file's text into the bridge's policy and limits; throws with the exact problem (principals are checked at start). */
 export function parsePolicyFile(text: string, env: Env): { policy: BridgePolicy; limits: BridgeLimits } {
@@ -33,13 +33,14 @@ export async function main(argv: string[] = process.argv.slice(2), env: Env = pr
   const { values: v } = parseArgs({ args: argv, options: {
     listen: { type: "string", default: "127.0.0.1:4731" }, upstream: { type: "string", default: "127.0.0.1:4730" },
     policy: { type: "string" }, path: { type: "string", default: "/gearman" }, help: { type: "boolean", short: "h" },
+    "log-packets": { type: "boolean", default: false },
   } });
   if (v.help) return void console.log(USAGE);
   if (!v.policy) throw new TypeError(`--policy is required (a bridge without a policy would hand gearmand to every page)\n${USAGE}`);
   const file = parsePolicyFile(readFileSync(v.policy, "utf8"), env);
   // Port 0 (any free port) may be listened on, though not connected to.
   const listen = v.listen.endsWith(":0") ? { ...parseTcpAddress(v.listen.slice(0, -2)), port: 0 } : parseTcpAddress(v.listen);
-  const bridge = await startBridge({ upstream: v.upstream, ...listen, path: v.path, ...file });
+  const bridge = await startBridge({ upstream: v.upstream, ...listen, path: v.path, logPackets: v["log-packets"], ...file });
   console.log(bridge.url);
   return bridge;
 }

@@ -10,11 +10,17 @@ import type { WebSocket } from "ws";
 import type { ProtocolError } from "../src/errors.ts";
 import { encodePacket, HEADER_SIZE, type Packet, PacketDecoder, PacketType as T, packetTypeName, utf8 } from "../src/protocol/mod.ts";
 import { wrapSocket } from "../src/transports/tcp-node.ts";
-import type { BridgeLimits, ConnectionLog } from "./bridge.ts";
+import type { BridgeLimits, ConnectionLog, PacketLog } from "./bridge.ts";
 import { checkRequest, type Principal, stripNamespace, SUBMITS, type TokenBucket, type Verdict } from "./policy.ts";
 
 /** The relay's view of the bridge's settings. */
-export type RelayConfig = { readonly [K in keyof BridgeLimits]-?: number } & { readonly upstream: { host: string; port: number } };
+export type RelayConfig = { readonly [K in keyof BridgeLimits]-?: number } & {
+  readonly upstream: { host: string; port: number };
+  /** Gets a line per packet when the operator asked for them (`logPackets`). */ readonly trace: ((entry: PacketLog) => void) | undefined;
+};
+
+/** A principal's rate limits, shared by its connections. */
+export type Buckets = { readonly [K in "submits" | "bytes" | "packets"]: TokenBucket };
 
 /** A relayed connection, as the bridge holds it. */
 export interface Relay { heartbeat(): void; close(code: number, reason: string): void }
@@ -26,9 +32,15 @@ const DENIED = encodePacket(T.ERROR, ["PERMISSION_DENIED", "GET_STATUS is only a
 const PROTOCOL_CLOSE: Record<string, number> = { too_large: 1009, unknown_type: 1008 };
 const BAD_MAGIC = "not a Gearman request: every packet must start with \\0REQ (no admin text)";
 const FOREGROUND: ReadonlySet<number> = new Set([T.SUBMIT_JOB, T.SUBMIT_JOB_HIGH, T.SUBMIT_JOB_LOW, T.SUBMIT_REDUCE_JOB]);
+// Where a packet names its function, for the packet log: first in requests that submit or register, second in JOB_ASSIGN*.
+const FUNCTION_ARG = new Map<number, number>([...[...SUBMITS, T.CAN_DO, T.CAN_DO_TIMEOUT, T.CANT_DO].map((t) => [t, 0] as const),
+  [T.JOB_ASSIGN, 1], [T.JOB_ASSIGN_UNIQ, 1], [T.JOB_ASSIGN_ALL, 1]]);
 
 /** What becomes of one packet of a chunk: new bytes in its place, null to leave it out, undefined to pass it as it came. */
 type Edit = Exclude<Verdict, string>;
+
+/** The bytes packet `p` takes on the wire. */
+const sizeOf = (p: Packet): number => p.args.reduce((n, a) => n + a.length + 1, HEADER_SIZE - Math.min(1, p.args.length));
 
 const counts = (a: Uint32Array): Record<string, number> =>
   Object.fromEntries([...a.entries()].filter(([, n]) => n > 0).map(([t, n]) => [packetTypeName(t), n]));
@@ -41,7 +53,7 @@ function reframe(chunk: Uint8Array, at: number, packets: readonly Packet[], edit
   let parts: Uint8Array[] | undefined;
   let copied = 0;
   packets.forEach((p, i) => {
-    const size = p.args.reduce((n, a) => n + a.length + 1, HEADER_SIZE - Math.min(1, p.args.length));
+    const size = sizeOf(p);
     const edit = edits[i] === undefined && at < 0 ? encodePacket(p.type, p.args, p.magic) : edits[i];
     if (edit !== undefined) {
       (parts ??= []).push(chunk.subarray(copied, Math.max(at, 0)));
@@ -56,7 +68,7 @@ function reframe(chunk: Uint8Array, at: number, packets: readonly Packet[], edit
 
 /** Relays `ws` to a new TCP connection to gearmand, checking every packet both ways; `done` gets the connection's log line. */
 export function relay(ws: WebSocket, who: Principal, meta: { origin: string | undefined; remote: string }, cfg: RelayConfig,
-  buckets: { submits: TokenBucket; bytes: TokenBucket }, done: (log: ConnectionLog) => void): Relay {
+  buckets: Buckets, done: (log: ConnectionLog) => void): Relay {
   const fromPeer = new PacketDecoder({ expect: "req", maxPacketSize: cfg.maxPacketSize });
   const fromServer = new PacketDecoder({ expect: "res" });
   // Two generations: evicting the oldest handle one by one scans a Set's deleted entries each time.
@@ -72,6 +84,10 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
   const timers: NodeJS.Timeout[] = [];
   let slowTimer: NodeJS.Timeout | undefined, throttle: NodeJS.Timeout | undefined;
   const timer = (ms: number, fn: () => void): number => timers.push(setTimeout(fn, ms).unref());
+  const trace = (direction: "in" | "out", p: Packet): void => {
+    const i = FUNCTION_ARG.get(p.type);
+    cfg.trace?.({ type: "packet", principal: who.id, direction, packet: packetTypeName(p.type), size: sizeOf(p), function: i === undefined ? undefined : utf8(p.args[i]!) });
+  };
 
   const socket = connect({ ...cfg.upstream, noDelay: true }), tcp = wrapSocket(socket);
   const endTick = (): void => void ((inTick = false), socket.writableCorked && socket.uncork());
@@ -115,6 +131,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
     const edits: Edit[] = [];
     for (const p of packets) {
       packetsIn[p.type]!++;
+      if (cfg.trace) trace("in", p);
       const verdict = checkRequest(p, who, buckets.submits);
       if (typeof verdict === "string") return close(1008, verdict);
       if (FOREGROUND.has(p.type) && ++jobs > cfg.maxJobsInFlight) return close(1008, `more than ${cfg.maxJobsInFlight} foreground jobs in flight`);
@@ -135,8 +152,8 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
     if (!inTick) (inTick = true), process.nextTick(endTick);
     else if (!socket.writableCorked) socket.cork();
     if (out.length > 0 && !tcp.write(out as Uint8Array<ArrayBuffer>)) tcpBlocked = true;
-    // Over the principal's bytes/s: stop reading until the debt is paid.
-    const wait = buckets.bytes.spend(data.length);
+    // Over the principal's bytes/s or packets/s: stop reading until the debt is paid.
+    const wait = Math.max(buckets.bytes.spend(data.length), buckets.packets.spend(packets.length));
     if (wait > 0 && !throttled) {
       throttled = true;
       throttle = setTimeout(() => ((throttled = false), updatePause()), wait).unref();
@@ -162,6 +179,7 @@ export function relay(ws: WebSocket, who: Principal, meta: { origin: string | un
   /** Notes what one of gearmand's replies means for this connection; returns its rewrite, if any. */
   function reply(p: Packet): Edit {
     packetsOut[p.type]!++;
+    if (cfg.trace) trace("out", p);
     if (p.type === T.JOB_CREATED) {
       submits.shift();
       handles.add(utf8(p.args[0]!));

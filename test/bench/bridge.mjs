@@ -55,7 +55,7 @@ if (a.role === "bridge") {
     upstream: a.upstream,
     policy: { tokens: { [TOKEN]: { id: "bench", roles: ["client", "worker"], submit: ["*"], register: ["*"] } } },
     // The bench measures the relay, not the policy's throttles.
-    limits: { submitsPerSecond: 1_000_000, bytesPerSecond: 2_000_000_000, maxConnections: 100_000, maxConnectionsPerIp: 100_000, maxConnectionsPerPrincipal: 100_000 },
+    limits: { submitsPerSecond: 1_000_000, bytesPerSecond: 2_000_000_000, packetsPerSecond: 100_000_000, maxConnections: 100_000, maxConnectionsPerIp: 100_000, maxConnectionsPerPrincipal: 100_000 },
     logger: () => {},
   });
   process.stdout.write(`READY ${bridge.port} ${bridge.url}\n`);

@@ -48,7 +48,7 @@ const { startBridge } = await import(BRIDGE);
 const bridge = await startBridge({
   upstream: g.address, server: http, path: "/gearman",
   policy: { origins: [origin], tokens: { [TOKEN]: { id: "bench", roles: ["client", "worker"], submit: ["bench.*"], register: ["bench.*"] } } },
-  limits: { submitsPerSecond: 1_000_000 },
+  limits: { submitsPerSecond: 1_000_000, packetsPerSecond: 100_000_000 },
   logger: () => {},
 });
 const profile = mkdtempSync(join(tmpdir(), "bench-chromium-"));

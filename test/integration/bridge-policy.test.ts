@@ -102,7 +102,7 @@ describe("B: bridge policy", () => {
     // Log lines are written when each rejected socket finishes closing, which a loaded machine may delay.
     for (let waited = 0; rejectedStatuses().length < 8 && waited < 3000; waited += 20) await sleep(20);
     expect(rejectedStatuses()).toEqual([401, 401, 403, 403, 401, 401, 401, 401]);
-    expect(Math.max(...env.logs.map((e) => e.origin?.length ?? 0))).toBe(256);
+    expect(Math.max(...env.logs.map((e) => (e.type === "packet" ? 0 : (e.origin?.length ?? 0))))).toBe(256);
     expect(JSON.stringify(env.logs)).not.toMatch(/tok-alice|bearer|eyJ/);
   });
 
@@ -120,6 +120,9 @@ describe("B: bridge policy", () => {
     const body = `${b64({ alg: "none" })}.${b64({ sub: "dave", roles: ["client"], exp, aud: "jobs" })}`;
     const none = `${body}.${createHmac("sha256", SECRET).update(body).digest("base64url")}`;
     expect(await upgradeStatus(env.b.url, { token: none })).toBe(401);
+    // A signed sub that names a static principal would share its uniques (and so its results) and its caps.
+    expect(await upgradeStatus(env.b.url, { token: sign({ aud: "jobs", sub: "alice" }) })).toBe(401);
+    expect(await upgradeStatus(env.b.url, { token: "tok-alice" })).toBe(101);
   });
 
   test("B2: CAN_DO from a client-role principal → 1008", async () => {
@@ -445,6 +448,60 @@ describe("B: abuse found by the second bridge audit", () => {
     // A message is read, then its bytes are paid for: 360 kB at 100 kB/s, less the 100 kB burst and the last message,
     // is 1.7 s of pauses.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
+  });
+
+  test("packetsPerSecond: a principal flooding tiny packets is read more slowly; others are not, and nothing is lost", async () => {
+    const env = await setup({ packetsPerSecond: 1000 });
+    const a = await peer(env, "tok-alice");
+    const bob = await peer(env, "tok-bob");
+    const t0 = Date.now();
+    // 30 messages of 100 ECHO_REQ each, 10 ms apart (0.3 s unthrottled). The first 1,000 packets are the burst; the
+    // bridge then stops reading until each read's debt is paid: what arrived in a 0.1 s pause is 1 s of debt.
+    for (let m = 0; m < 30; m++) {
+      const w = new PacketWriter();
+      for (let i = 0; i < 100; i++) w.write(T.ECHO_REQ, [`${m * 100 + i}`]);
+      a.ws.send(w.take());
+      await sleep(10);
+      if (m !== 15) continue;
+      // Another principal's bucket is its own: bob is answered while alice waits.
+      const tb = Date.now();
+      bob.send(T.ECHO_REQ, ["bob"]);
+      expect(argText(await bob.next(T.ECHO_RES), 0)).toBe("bob");
+      expect(Date.now() - tb).toBeLessThan(500);
+    }
+    for (let i = 0; i < 3000; i++) expect(argText(await a.next(T.ECHO_RES, 10_000), 0)).toBe(String(i));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+  });
+
+  test("logPackets: one line per packet with type, function and size, never payloads, uniques or handles; off by default", async () => {
+    const g = await startGearmand({ args: ["--threads=0"] });
+    cleanups.push(() => g.stop());
+    const logs: BridgeLogEntry[] = [];
+    const b = await startBridge({ upstream: g.address, policy: POLICY, logger: (e) => logs.push(e), logPackets: true });
+    cleanups.push(() => b.close());
+    const a = await peer({ g, b, logs }, "tok-alice");
+    const w = await peer({ g, b, logs }, "tok-wa");
+    w.send(T.CAN_DO, ["tenantA.trace"]);
+    a.send(T.SUBMIT_JOB, ["tenantA.trace", "secret-unique", "secret-payload"]);
+    const created = await a.next(T.JOB_CREATED);
+    w.send(T.GRAB_JOB, []);
+    const job = await w.next(T.JOB_ASSIGN);
+    w.send(T.WORK_COMPLETE, [argText(job, 0), "secret-result"]);
+    await a.next(T.WORK_COMPLETE);
+    const packets = logs.filter((e) => e.type === "packet");
+    expect(packets).toContainEqual({ type: "packet", principal: "alice", direction: "in", packet: "SUBMIT_JOB", size: 12 + 14 + 14 + 14, function: "tenantA.trace" });
+    expect(packets).toContainEqual({ type: "packet", principal: "workerA", direction: "in", packet: "CAN_DO", size: 12 + 13, function: "tenantA.trace" });
+    expect(packets).toContainEqual(expect.objectContaining({ principal: "workerA", direction: "out", packet: "JOB_ASSIGN", function: "tenantA.trace" }));
+    expect(packets).toContainEqual(expect.objectContaining({ principal: "alice", direction: "out", packet: "WORK_COMPLETE", function: undefined }));
+    expect(JSON.stringify(logs)).not.toMatch(new RegExp(`secret|${argText(created, 0)}|tok-`));
+    // The default bridge of this file logs connections only.
+    const env = await setup();
+    const p = await peer(env, "tok-alice");
+    p.send(T.ECHO_REQ, ["x"]);
+    await p.next(T.ECHO_RES);
+    p.ws.close();
+    await waitFor(() => env.logs.some((e) => e.type === "connection"));
+    expect(env.logs.filter((e) => e.type === "packet")).toEqual([]);
   });
 
   test("maxJobsInFlight: one foreground job over the cap → 1008; finished jobs free their place", async () => {
@@ -796,6 +853,25 @@ describe("the SDK transport and the CLI", () => {
     // No roles at all is refused with the same message, not a TypeError.
     writeFileSync(file, JSON.stringify({ tokens: { t: { id: "x" } } }));
     await expect(main(["--policy", file], {})).rejects.toThrow(/roles must be/);
+  });
+
+  test("gearman-bridge --log-packets writes a JSON line per packet on stderr", async () => {
+    const g = await startGearmand({ args: ["--threads=0"] });
+    cleanups.push(() => g.stop());
+    const file = join(mkdtempSync(join(tmpdir(), "bridge-cli-")), "policy.json");
+    writeFileSync(file, JSON.stringify({ tokens: { "cli-token": { id: "cli", roles: ["client"] } } }));
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((line) => lines.push(String(line)) > 0);
+    cleanups.push(() => spy.mockRestore());
+    vi.spyOn(console, "log").mockImplementationOnce(() => {});
+    const bridge = await main(["--listen", "127.0.0.1:0", "--upstream", g.address, "--policy", file, "--log-packets"], {});
+    cleanups.push(() => bridge?.close());
+    const p = await openPeer(bridge!.url, { token: "cli-token" });
+    cleanups.push(() => p.ws.terminate());
+    p.send(T.ECHO_REQ, ["hello"]);
+    await p.next(T.ECHO_RES);
+    const packets = lines.map((l) => JSON.parse(l) as BridgeLogEntry).filter((e) => e.type === "packet");
+    expect(packets.map((e) => `${e.direction} ${e.packet} ${e.size}`)).toEqual(["in ECHO_REQ 17", "out ECHO_RES 17"]);
   });
 
   test("an unknown key or a limit that is not a sensible whole number stops the start, naming the key and what is expected", async () => {

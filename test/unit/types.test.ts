@@ -258,6 +258,9 @@ describe("types: gearman-sdk/bridge and gearman-sdk/server", () => {
         expectTypeOf(e.status).toBeNumber();
         // @ts-expect-error -- only connection entries have durations
         e.durationMs;
+      } else if (e.type === "packet") {
+        expectTypeOf(e.function).toEqualTypeOf<string | undefined>();
+        expectTypeOf(e.direction).toEqualTypeOf<"in" | "out">();
       } else {
         expectTypeOf(e.type).toEqualTypeOf<"connection">();
         expectTypeOf(e.packetsIn).toEqualTypeOf<Record<string, number>>();
