@@ -7,7 +7,6 @@ import { type Harness, HMAC_SECRET, pageErrors, type Peer, startHarness, teardow
 
 let h: Harness;
 const peers: Peer[] = [];
-const dec = new TextDecoder();
 const MAX = 20 << 20;
 
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   AbortError, AdminClient, AdminCommandError, ClosedError, ConnectionError, InvalidArgumentError, JobFailedError, ProtocolError,
-  ServerError, TimeoutError,
+  type ServerError, TimeoutError,
 } from "../../src/node.ts";
 import { encodePacket } from "../../src/protocol/packet.ts";
 import { PacketType as P } from "../../src/protocol/packet-types.ts";

@@ -68,7 +68,6 @@ async function statusNames(env: Env): Promise<string[]> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const text = (b: Uint8Array): string => Buffer.from(b).toString();
 
 async function expectClose(p: WsPeer, code: number, reason?: string | RegExp): Promise<void> {
   const c = await p.closed;

@@ -464,7 +464,7 @@ describe("timeout with a handler that ignores the signal", () => {
     const wt = tapper();
     const w = res.worker({ tap: wt.tap, logger });
     let n = 0;
-    w.defineFunction(fn, async (job) => {
+    w.defineFunction(fn, async (_job) => {
       n++;
       if (n === 1) {
         await sleep(1300); // past the 1000 ms timeout: gearmand requeued the job
