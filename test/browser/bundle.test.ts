@@ -2,6 +2,7 @@
 // with a plain <script> tag, talking through the bridge to a real gearmand, with Node peers on
 // both sides. Needs `npm run build` first.
 import { existsSync, readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
@@ -15,6 +16,7 @@ declare global {
   var Gearman: typeof import("../../src/browser.ts");
   var bundleWorker: InstanceType<typeof import("../../src/browser.ts").Worker> | undefined;
   var bundleClient: InstanceType<typeof import("../../src/browser.ts").Client> | undefined;
+  var GearmanEsm: typeof import("../../src/browser.ts") | undefined;
 }
 
 const DIST = join(import.meta.dirname, "..", "..", "dist");
@@ -22,6 +24,13 @@ const BUNDLE = join(DIST, "gearman.global.js");
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>bundle</title><link rel="icon" href="data:,">
 <script src="/gearman.global.js"></script></head><body><p>plain page with the IIFE bundle</p></body></html>`;
+// The published ESM bundle, loaded as a module by a page with no build step.
+const ESM_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>esm</title><link rel="icon" href="data:,">
+<script type="module">import * as Gearman from "/gearman.js"; globalThis.GearmanEsm = Gearman;</script></head><body></body></html>`;
+// The whole browser API in one file (map/reduce, admin client, codec, memory transport); a page that imports only
+// Client and Worker from it gets the core + WebSocket budget of test/unit/bundle-size.test.ts (12 KiB).
+const SHIPPED_BUDGET = 17 * 1024;
 // Function names of this run: the gearmand is shared with other browser tests.
 const P = `bundle${process.pid}`;
 
@@ -40,7 +49,8 @@ beforeAll(async () => {
   http = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
     if (path === "/") return void res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(PAGE);
-    if (path === "/gearman.global.js" || path === "/gearman.global.js.map") {
+    if (path === "/esm") return void res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end(ESM_PAGE);
+    if (/^\/gearman(\.global)?\.js(\.map)?$/.test(path)) {
       return void res.writeHead(200, { "Content-Type": path.endsWith(".js") ? "text/javascript" : "application/json" })
         .end(readFileSync(join(DIST, path.slice(1))));
     }
@@ -167,4 +177,35 @@ test("map/reduce: a Node mapper, the browser as the reducer", async () => {
   }, [wsUrl, P, text] as const);
   expect(fromBrowser).toBe("10");
   await screenshot(page, "bundle-page");
+});
+
+test(`the shipped bundles (<script> and ESM) stay within ${SHIPPED_BUDGET} bytes gzipped`, () => {
+  for (const file of ["gearman.global.js", "gearman.js"]) {
+    const gz = gzipSync(readFileSync(join(DIST, file))).length;
+    expect(gz, `${file}: ${gz} B gzipped`).toBeLessThanOrEqual(SHIPPED_BUDGET);
+  }
+});
+
+test("the ESM bundle (dist/gearman.js) loads as a module and runs a worker and a client through the bridge", async () => {
+  const esm = await chrome.newPage();
+  try {
+    await esm.goto(`${origin}/esm`);
+    await esm.waitForFunction(() => globalThis.GearmanEsm !== undefined);
+    const out = await esm.evaluate(async ([url, fn]) => {
+      const G = globalThis.GearmanEsm!;
+      const w = new G.Worker({ servers: [url] });
+      w.defineFunction(`${fn}.esm`, (job) => `esm:${job.text()}`);
+      await w.start();
+      const c = new G.Client({ servers: [url] });
+      try {
+        return new TextDecoder().decode(await c.execute(`${fn}.esm`, "module"));
+      } finally {
+        await c.close();
+        await w.stop();
+      }
+    }, [wsUrl, P] as const);
+    expect(out).toBe("esm:module");
+  } finally {
+    await esm.close();
+  }
 });

@@ -46,6 +46,15 @@ describe("package.json exports", () => {
     else expect(browser).toMatch(/^\.\/dist\/[\w-]+\.js$/);
   });
 
+  it("the root entry picks each runtime's own build: browser, deno, node (import and require)", () => {
+    const root = exportsMap["."];
+    expect(target(root, RESOLVERS["browser bundler"])).toBe("./dist/browser.js");
+    expect(target(root, ["types", "browser", "import"])).toBe("./dist/browser.d.ts");
+    expect(target(root, ["deno", "import"])).toBe("./dist/deno.js");
+    expect(target(root, RESOLVERS["node import"])).toBe("./dist/node.js");
+    expect(target(root, RESOLVERS["node require"])).toBe("./dist/node.cjs");
+  });
+
   it("every target is a file the tsup config builds, types next to their code", () => {
     const entries = new Set<string>(pkg.tsup.flatMap((c: { entry: Record<string, string> }) => Object.keys(c.entry)));
     for (const sub of subpaths) {
