@@ -264,6 +264,30 @@ describe("B: bridge policy", () => {
     expect(argText(own, 1)).toBe("1");
   });
 
+  test("the connection's log line: exact packet counts and bytes both ways, who and from where, never payloads, uniques, handles or tokens", async () => {
+    const env = await setup();
+    const t0 = Date.now();
+    const p = await openPeer(env.b.url, { token: "tok-alice", origin: ORIGIN });
+    cleanups.push(() => p.ws.terminate());
+    p.send(T.ECHO_REQ, ["ab"]);
+    p.send(T.ECHO_REQ, ["cd"]);
+    p.send(T.SUBMIT_JOB_BG, ["tenantA.log", "secret-u", "secret-p"]);
+    await p.next(T.ECHO_RES);
+    await p.next(T.ECHO_RES);
+    const handle = argText(await p.next(T.JOB_CREATED), 0);
+    p.ws.close(1000, "bye");
+    await p.closed;
+    await waitFor(() => env.logs.some((e) => e.type === "connection"));
+    const line = env.logs.find((e) => e.type === "connection")!;
+    expect(line).toEqual({
+      type: "connection", principal: "alice", origin: ORIGIN, remote: "127.0.0.1", durationMs: expect.any(Number), code: 1000,
+      reason: "bye", packetsIn: { ECHO_REQ: 2, SUBMIT_JOB_BG: 1 }, packetsOut: { ECHO_RES: 2, JOB_CREATED: 1 },
+      bytesIn: 2 * (12 + 2) + 12 + "tenantA.log\0secret-u\0secret-p".length, bytesOut: 2 * (12 + 2) + 12 + handle.length, denials: {},
+    });
+    expect(line.type === "connection" && line.durationMs).toBeLessThanOrEqual(Date.now() - t0);
+    expect(JSON.stringify(env.logs)).not.toMatch(new RegExp(`secret|tok-alice|${handle}`));
+  });
+
   test("B10: SET_CLIENT_ID from a peer is dropped; `workers` shows the bridge-assigned id", async () => {
     const env = await setup();
     const w = await peer(env, "tok-wa");
