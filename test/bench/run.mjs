@@ -355,11 +355,14 @@ if (want("bridge") && !bridgeMod.error) {
     for (const [k, d] of [["policy", bridge], ["blind", blind]]) {
       log(`bridge memory ${k}`);
       const m0 = await d.request("mem");
+      const g0 = rss(g.pid).rss;
       const idle = await startDaemon(B, ["--role=idle", `--target=${targets[k]}`, "--conns=200"]);
       await sleep(500);
       const m1 = await d.request("mem");
+      // gearmand's side of the same 200 connections: its RSS keeps what it freed, so only the first set (policy) says it.
+      const g1 = rss(g.pid).rss;
       await idle.stop();
-      mem[k] = { heap: (m1.heap - m0.heap) / 200, rss: (m1.rss - m0.rss) / 200 };
+      mem[k] = { heap: (m1.heap - m0.heap) / 200, rss: (m1.rss - m0.rss) / 200, gearmandRss: (g1 - g0) / 200 };
     }
     raw.bridge = { runs, mem, origin: bridgeMod.origin };
     const A = Object.fromEntries(Object.entries(runs).map(([k, rs]) => [k, {
@@ -372,7 +375,7 @@ if (want("bridge") && !bridgeMod.error) {
     const rb = A.policy.rate / A.blind.rate;
     const rd = A.policy.rate / A.direct.rate;
     row({ c: "", s: "policy bridge (startBridge)", v: `${fmt(A.policy.rate)} echoes/s, p50 ${fmt(A.policy.p50)} µs; relay ${fmt(A.policy.cpu, 1)} µs CPU/echo ${A.policy.err}`, ratio: `${x(rb)} of blind; ${x(rd)} of direct`, t: "≥ 0.85x blind; ≥ 0.5x direct", m: met(rb >= 0.85 && rd >= 0.5) });
-    row({ c: "", s: "memory per idle WebSocket connection (200 open, incl. its gearmand socket)", v: `policy bridge ${kb(mem.policy.heap)} heap (RSS ${kb(mem.policy.rss)}); blind relay ${kb(mem.blind.heap)} (RSS ${kb(mem.blind.rss)})`, ratio: "", t: "", m: "" });
+    row({ c: "", s: "memory per idle WebSocket connection (200 open, incl. its gearmand socket)", v: `policy bridge ${kb(mem.policy.heap)} heap (RSS ${kb(mem.policy.rss)}) + gearmand ${kb(mem.policy.gearmandRss)} RSS; blind relay ${kb(mem.blind.heap)} (RSS ${kb(mem.blind.rss)})`, ratio: "", t: "", m: "" });
     // Browser to browser (issue #7): two Chromium pages, worker and client, through the bridge (its own gearmand).
     log("bridge browser-to-browser (Chromium)");
     const bb = await runJson(join(BENCH_DIR, "browser-bridge.mjs"), [`--url=${bridgeMod.url}`, "--seconds=3.5", "--inflight=64", "--size=100", "--slots=4"], { timeoutMs: 60_000 });
