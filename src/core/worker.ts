@@ -18,9 +18,9 @@ import { type Assignment, WorkerConnection } from "./worker-connection.ts";
 interface Slot {
   readonly server: string;
   readonly connect: Connector;
-  conn: WorkerConnection | undefined;
+  conn?: WorkerConnection | undefined;
   failures: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer?: ReturnType<typeof setTimeout> | undefined;
   /** Aborted by stop(): a connect still out ends at once, not at its timeout. One per server, so that a signal has few listeners. */
   readonly abort: AbortController;
 }
@@ -61,7 +61,7 @@ export class BaseWorker {
    */
   constructor(options: WorkerOptions, defaultConnector?: ConnectorFactory) {
     this.#options = resolveWorkerOptions(options, defaultConnector);
-    this.#slots = this.#options.servers.map((server) => ({ server, connect: this.#options.connector(server), conn: undefined, failures: 0, timer: undefined, abort: new AbortController() }));
+    this.#slots = this.#options.servers.map((server) => ({ server, connect: this.#options.connector(server), failures: 0, abort: new AbortController() }));
   }
 
   /** Jobs running now (map jobs waiting on reducers excluded). */
@@ -164,7 +164,7 @@ export class BaseWorker {
           this.#release();
         },
         // JOB_NOT_FOUND follows a result for a job gearmand took back (timeout, requeue): expected.
-        serverError: (c, code, text) => (code === "JOB_NOT_FOUND" ? this.#options.logger.debug : this.#options.logger.warn)?.(`${c.server} answered ERROR ${code}: ${text}`),
+        serverError: (c, code, text) => this.#options.logger[code === "JOB_NOT_FOUND" ? "debug" : "warn"]?.(`${c.server} answered ERROR ${code}: ${text}`),
         closed: (c, err) => this.#onClosed(slot, c, err),
       }, { maxPacketSize: this.#options.maxPacketSize, pollInterval: this.#options.pollInterval, tap: this.#options.tap });
       slot.conn = conn;
