@@ -7,7 +7,8 @@
  */
 import { ClosedError, type GearmanError, ProtocolError, ServerError } from "../errors.ts";
 import { type Packet, type PacketArg, argText } from "../protocol/packet.ts";
-import { PacketType, packetTypeName } from "../protocol/packet-types.ts";
+import * as PacketType from "../protocol/packet-numbers.ts";
+import { packetTypeName } from "../protocol/packet-types.ts";
 import { PacketConnection, type PacketConnectionOptions } from "./connection.ts";
 import type { Logger } from "./events.ts";
 import type { Task } from "./task.ts";

@@ -7,7 +7,8 @@
 import { AbortError, ClosedError, ConnectionError, type GearmanError, InvalidArgumentError, ServerError, TimeoutError } from "../errors.ts";
 import { type Payload, toBytes } from "../protocol/bytes.ts";
 import { argText, type Packet } from "../protocol/packet.ts";
-import { PacketType, packetTypeName } from "../protocol/packet-types.ts";
+import * as PacketType from "../protocol/packet-numbers.ts";
+import { packetTypeName } from "../protocol/packet-types.ts";
 import { assertFunctionName, assertReducer, assertUnique } from "../protocol/validate.ts";
 import { ClientConnection } from "./client-connection.ts";
 import { connectionLost } from "./connection.ts";
@@ -21,8 +22,8 @@ import { randomUuid } from "./uuid.ts";
 interface Slot {
   readonly server: string;
   readonly connect: Connector;
-  conn: ClientConnection | undefined;
-  connecting: Promise<ClientConnection> | undefined;
+  conn?: ClientConnection | undefined;
+  connecting?: Promise<ClientConnection> | undefined;
   failures: number;
   retryAt: number;
   /** Aborted by close(): a connect still out ends at once, not at its timeout. One per server, so that a signal has few listeners. */
@@ -32,6 +33,9 @@ interface Slot {
 const FOREGROUND: Record<Priority, number> = { high: PacketType.SUBMIT_JOB_HIGH, normal: PacketType.SUBMIT_JOB, low: PacketType.SUBMIT_JOB_LOW };
 const BACKGROUND: Record<Priority, number> = { high: PacketType.SUBMIT_JOB_HIGH_BG, normal: PacketType.SUBMIT_JOB_BG, low: PacketType.SUBMIT_JOB_LOW_BG };
 const HANDLE_MEMORY = 10_000;
+/** The fields STATUS_RES and STATUS_RES_UNIQUE share, in the same places. */
+const statusOf = (p: Packet): Omit<JobStatus, "handle"> =>
+  ({ known: argText(p, 1) === "1", running: argText(p, 2) === "1", numerator: Number(argText(p, 3)), denominator: Number(argText(p, 4)) });
 const RESUBMIT_ATTEMPTS = 10;
 
 /**
@@ -67,8 +71,6 @@ export class BaseClient {
     this.#slots = this.#options.servers.map((server) => ({
       server,
       connect: this.#options.connector(server),
-      conn: undefined,
-      connecting: undefined,
       failures: 0,
       retryAt: 0,
       abort: new AbortController(),
@@ -138,7 +140,7 @@ export class BaseClient {
    */
   async getStatus(handle: string, options?: RequestOptions): Promise<JobStatus> {
     const p = await this.#ask(PacketType.GET_STATUS, handle, PacketType.STATUS_RES, options, this.#handleServer.get(handle) ?? this.#olderHandles.get(handle));
-    return { handle: argText(p, 0), known: argText(p, 1) === "1", running: argText(p, 2) === "1", numerator: Number(argText(p, 3)), denominator: Number(argText(p, 4)) };
+    return { handle: argText(p, 0), ...statusOf(p) };
   }
 
   /**
@@ -148,10 +150,7 @@ export class BaseClient {
   async getStatusUnique(unique: string, options?: RequestOptions): Promise<UniqueJobStatus> {
     assertUnique(unique);
     const p = await this.#ask(PacketType.GET_STATUS_UNIQUE, unique, PacketType.STATUS_RES_UNIQUE, options, this.#home(unique));
-    return {
-      unique: argText(p, 0), known: argText(p, 1) === "1", running: argText(p, 2) === "1",
-      numerator: Number(argText(p, 3)), denominator: Number(argText(p, 4)), waiting: Number(argText(p, 5)),
-    };
+    return { unique: argText(p, 0), ...statusOf(p), waiting: Number(argText(p, 5)) };
   }
 
   /** Sends ECHO_REQ and resolves with the echoed bytes. */

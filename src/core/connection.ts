@@ -9,7 +9,7 @@ import { DEFAULT_MAX_PACKET_SIZE, type Magic } from "../protocol/constants.ts";
 import { toBytes } from "../protocol/bytes.ts";
 import { PacketDecoder } from "../protocol/decoder.ts";
 import { type Packet, type PacketArg, PacketWriter } from "../protocol/packet.ts";
-import { type Deferred, deferred } from "./events.ts";
+import { type Deferred, deferred, guarded } from "./events.ts";
 import { afterThisTurn } from "./schedule.ts";
 import type { Transport } from "./transport.ts";
 
@@ -94,7 +94,8 @@ export class PacketConnection {
     // each write as one message, and a bridge closes with 1009 on a message over its packet limit.
     if (this.#writer.length + (args[args.length - 1]?.length ?? 0) >= WRITE_NOW) this.#flush(true);
     this.#writer.write(type, args, "req");
-    if (this.#tap) this.#tap("out", { type: type as Packet["type"], magic: "req", args: args.map(toBytes) }, this.remote);
+    // A tap that throws must not leave a request written but not awaited (another's reply would be paired with it).
+    if (this.#tap) guarded(this.#tap, "out", { type: type as Packet["type"], magic: "req", args: args.map(toBytes) }, this.remote);
     this.#scheduleFlush();
     if (this.#writer.length >= WRITE_NOW) this.#flush(true);
     return this.#blocked ? (this.#drained ??= deferred<void>()).promise : undefined;
@@ -148,7 +149,7 @@ export class PacketConnection {
     }
     for (const p of packets) {
       if (this.#closed) return;
-      if (this.#tap) this.#tap("in", p, this.remote);
+      if (this.#tap) guarded(this.#tap, "in", p, this.remote);
       this.#handler.packet(p);
     }
   }

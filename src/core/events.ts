@@ -96,7 +96,33 @@ export function backoffDelay(attempt: number, base: number, cap: number): number
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
-/** A logger; every method optional. The default logs warnings and errors to the console. */
+/** Runs user code (a listener, a tap) whose throw must not cut the SDK's work short: it surfaces as an uncaught exception, as an EventEmitter listener's would. */
+export function guarded<A extends unknown[]>(fn: (...args: A) => unknown, ...args: A): void {
+  try {
+    fn(...args);
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
+/** `logger` with every method still called as its method (pino's need their `this`) and unable to throw into the SDK's state changes. */
+export const quietLogger = (logger: Logger): Logger =>
+  new Proxy(logger, {
+    get: (l, k: keyof Logger) => (...a: [string, ...unknown[]]) => {
+      try {
+        l[k]?.(...a);
+      } catch {
+        // A logger that throws could not report it either.
+      }
+    },
+  });
+
+/**
+ * A logger; every method optional. The default logs warnings and errors to the console. Methods are called as the
+ * logger's own (pino's and winston's work as they are); one that throws is ignored, so logging never breaks the SDK's work.
+ */
 export interface Logger {
   /** Detail for debugging. */
   debug?(message: string, ...details: unknown[]): void;

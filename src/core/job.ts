@@ -5,7 +5,7 @@
  * @module
  */
 import { type Payload, toBytes, utf8 } from "../protocol/bytes.ts";
-import { PacketType } from "../protocol/packet-types.ts";
+import * as PacketType from "../protocol/packet-numbers.ts";
 import type { PacketArg } from "../protocol/packet.ts";
 
 /** How a job reaches the wire (the worker connection) and its map/reduce fan-out. */

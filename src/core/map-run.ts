@@ -8,7 +8,7 @@
  * @module
  */
 import { concatBytes, toBytes } from "../protocol/bytes.ts";
-import { PacketType } from "../protocol/packet-types.ts";
+import * as PacketType from "../protocol/packet-numbers.ts";
 import type { PacketArg } from "../protocol/packet.ts";
 import { BaseClient } from "./client.ts";
 import { deferred, type Deferred } from "./events.ts";

@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import type { ConnectorFactory } from "./transport.ts";
-import { consoleLogger, type Logger } from "./events.ts";
+import { consoleLogger, type Logger, quietLogger } from "./events.ts";
 import type { Packet } from "../protocol/packet.ts";
 import { DEFAULT_MAX_PACKET_SIZE } from "../protocol/constants.ts";
 
@@ -44,7 +44,10 @@ export interface CommonOptions {
    * (never in the URL): HTTP token characters only, e.g. base64url without padding, else `InvalidArgumentError`.
    */
   token?: string | undefined;
-  /** Sees every packet sent and received, with the connection's address (the playground's packet inspector). */
+  /**
+   * Sees every packet sent and received, with the connection's address (the playground's packet inspector). A tap
+   * that throws changes nothing for the connection; its error surfaces as an uncaught exception, as a listener's would.
+   */
   tap?: ((direction: "out" | "in", packet: Packet, server: string) => void) | undefined;
 }
 
@@ -137,7 +140,7 @@ function common(o: CommonOptions, fallback: ConnectorFactory | undefined): Resol
   return {
     servers: Object.freeze([...o.servers]),
     connector: o.token === undefined ? factory : (server: string) => factory(server, { token: o.token }),
-    logger: o.logger ?? consoleLogger,
+    logger: quietLogger(o.logger ?? consoleLogger),
     libgearmanCompatible: o.libgearmanCompatible ?? false,
     tap: o.tap,
     ...positiveInts(o, {

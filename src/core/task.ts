@@ -5,9 +5,9 @@
  * @module
  */
 import { concatBytes, utf8 } from "../protocol/bytes.ts";
-import { PacketType } from "../protocol/packet-types.ts";
+import * as PacketType from "../protocol/packet-numbers.ts";
 import { JobExceptionError, JobFailedError } from "../errors.ts";
-import { type Deferred, deferred, QueuedIterator } from "./events.ts";
+import { type Deferred, deferred, guarded, QueuedIterator } from "./events.ts";
 
 /** An event of a task, discriminated by `type`. */
 export type TaskEvent =
@@ -121,7 +121,10 @@ export class Task {
     return concatBytes([...this.#data, last]);
   }
 
-  /** Subscribes to one event type, or to all with `"*"`. Returns a function that unsubscribes. */
+  /**
+   * Subscribes to one event type, or to all with `"*"`. Returns a function that unsubscribes. A listener that throws
+   * changes nothing for this task or others; its error surfaces as an uncaught exception, as an EventEmitter's would.
+   */
   on<K extends TaskEventType | "*">(type: K, listener: (event: K extends TaskEventType ? TaskEventOf<K> : TaskEvent) => void): () => void {
     const listeners = (this.#listeners ??= new Map());
     let set = listeners.get(type);
@@ -165,8 +168,10 @@ export class Task {
       case PacketType.WORK_STATUS:
         return this.#emit({ type: "status", numerator: Number(utf8(data)), denominator: Number(utf8(args[2]!)) });
     }
-    // WORK_COMPLETE, WORK_FAIL or WORK_EXCEPTION: the first one settles the task.
+    // WORK_COMPLETE, WORK_FAIL or WORK_EXCEPTION: the first one settles the task, done before its listeners run (one
+    // that aborts the task's signal, shared with its siblings, must not turn this outcome into an AbortError).
     if (this.#done) return;
+    this.#done = true;
     // Packets reach a task by its handle, so it is known here.
     const handle = this.#handle!;
     if (type === PacketType.WORK_COMPLETE) {
@@ -217,15 +222,5 @@ export class Task {
 
 /** Calls each listener; one that throws must not cut the connection's packet stream short (other tasks' replies are in it). */
 function notify(set: Set<Listener> | undefined, event: TaskEvent): void {
-  if (set) {
-    for (const l of set) {
-      try {
-        l(event);
-      } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    }
-  }
+  if (set) for (const l of set) guarded(l, event);
 }

@@ -39,7 +39,10 @@ export interface Transport {
   readonly remote: string;
 }
 
-/** Opens one transport to one server; rejects with a `ConnectionError` when it cannot. */
+/**
+ * Opens one transport to one server; rejects with a `ConnectionError` when it cannot. Once `signal` aborts it must
+ * settle soon (reject, or resolve and let the SDK close the transport): `close()` and `stop()` wait for connects still out.
+ */
 export type Connector = (signal?: AbortSignal) => Promise<Transport>;
 
 /**

@@ -6,7 +6,8 @@
  */
 import { ConnectionError, type GearmanError } from "../errors.ts";
 import { argText, type Packet, type PacketArg } from "../protocol/packet.ts";
-import { PacketType, packetTypeName } from "../protocol/packet-types.ts";
+import * as PacketType from "../protocol/packet-numbers.ts";
+import { packetTypeName } from "../protocol/packet-types.ts";
 import { PacketConnection, type PacketConnectionOptions } from "./connection.ts";
 import { type Deferred, deferred } from "./events.ts";
 import type { FunctionDefinition } from "./functions.ts";

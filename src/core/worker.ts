@@ -2,7 +2,7 @@
 /** The Worker ({@link BaseWorker}); return codes follow libgearman's define-function, fixed where it is broken. @module */
 import { ClosedError, type GearmanError, PolicyError } from "../errors.ts";
 import { toBytes } from "../protocol/bytes.ts";
-import { PacketType } from "../protocol/packet-types.ts";
+import * as PacketType from "../protocol/packet-numbers.ts";
 import type { PacketArg } from "../protocol/packet.ts";
 import { backoffDelay, deferred, type Deferred } from "./events.ts";
 import {

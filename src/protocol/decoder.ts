@@ -6,7 +6,7 @@
  */
 import { ProtocolError } from "../errors.ts";
 import { DEFAULT_MAX_PACKET_SIZE, HEADER_SIZE, MAGIC_REQ, MAGIC_RES, type Magic } from "./constants.ts";
-import { ARG_COUNTS, isPacketType, type PacketTypeNumber, packetTypeName } from "./packet-types.ts";
+import { ARG_COUNTS, checkPacketType, type PacketTypeNumber, packetTypeName } from "./packet-types.ts";
 import type { Packet } from "./packet.ts";
 
 /** Options of {@link PacketDecoder}. */
@@ -156,7 +156,7 @@ export class PacketDecoder {
     const m = this.#readMagic(buf, off);
     const type = u32(buf, off + 4);
     const len = u32(buf, off + 8);
-    if (!isPacketType(type)) throw new ProtocolError("unknown_type", `unknown packet type ${type}; gearmand knows 1 to 42`);
+    checkPacketType(type);
     if (len > this.#max) {
       throw new ProtocolError("too_large", `${packetTypeName(type)} of ${len} bytes is over maxPacketSize (${this.#max})`);
     }

@@ -4,6 +4,7 @@
  * table of argument layouts that drives both the encoder and the decoder.
  * @module
  */
+import { ProtocolError } from "../errors.ts";
 
 /**
  * The packet type names of libgearman's `protocol.h` (without the `GEARMAN_COMMAND_` prefix), each at the index of
@@ -89,6 +90,11 @@ export const PACKET_ARGS: Readonly<Record<PacketTypeNumber, readonly string[]>> 
 /** True when `type` is a packet type number gearmand 1.1.20 knows (1..42). */
 export function isPacketType(type: number): type is PacketTypeNumber {
   return Number.isInteger(type) && type >= 1 && type <= MAX_PACKET_TYPE;
+}
+
+/** Throws the `unknown_type` {@link ProtocolError} for a number that is not a packet type (encoder and decoder alike). */
+export function checkPacketType(type: number): asserts type is PacketTypeNumber {
+  if (!isPacketType(type)) throw new ProtocolError("unknown_type", `unknown packet type ${type}; gearmand knows 1 to ${MAX_PACKET_TYPE}`);
 }
 
 /** The name of a packet type number, or `UNKNOWN(n)`. */

@@ -3,9 +3,9 @@
  * The decoded packet shape and the one table-driven encoder.
  * @module
  */
-import { InvalidArgumentError, ProtocolError } from "../errors.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import { HEADER_SIZE, MAGIC_REQ, MAGIC_RES, type Magic } from "./constants.ts";
-import { ARG_COUNTS, isPacketType, type PacketTypeNumber, packetTypeName } from "./packet-types.ts";
+import { ARG_COUNTS, checkPacketType, type PacketTypeNumber, packetTypeName } from "./packet-types.ts";
 import { encoder, utf8 } from "./bytes.ts";
 
 /**
@@ -59,7 +59,7 @@ export class PacketWriter {
   }
   /** Encodes one packet. Throws before writing anything if the type or the fields are invalid (as {@link encodePacket}). */
   write(type: number, args: readonly PacketArg[], magic: Magic = "req"): void {
-    if (!isPacketType(type)) throw new ProtocolError("unknown_type", `unknown packet type ${type}; gearmand knows 1 to 42`);
+    checkPacketType(type);
     const count = ARG_COUNTS[type]!;
     if (args.length !== count) throw new InvalidArgumentError(`${packetTypeName(type)} takes ${count} fields, got ${args.length}`);
     let max = HEADER_SIZE + Math.max(0, args.length - 1);

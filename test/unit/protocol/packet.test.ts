@@ -325,3 +325,11 @@ describe("ARG_COUNTS", () => {
     expect(ARG_COUNTS.length).toBe(43);
   });
 });
+
+describe("packet-numbers.ts (the constants the core imports so that bundlers inline them)", () => {
+  it("names every packet type of the public PacketType table with its number, no more and no less", async () => {
+    const numbers = await import("../../../src/protocol/packet-numbers.ts");
+    expect({ ...numbers }).toEqual({ ...PacketType });
+    expect(Object.keys(numbers)).toHaveLength(42);
+  });
+});
