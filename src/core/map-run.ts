@@ -27,7 +27,7 @@ export interface MapHost {
   /** True once stop() was called: no queued map job starts then. */
   stopping(): boolean;
   /** The worker's reducer clients, made on first use; the worker closes them on stop(). */
-  reducer: ReducerPool | undefined;
+  reducer?: ReducerPool | undefined;
   /** Map jobs running (each waits on its reducer jobs, mostly): at most `concurrency`, counted apart from plain jobs. */
   mapping: number;
   /** Map jobs assigned and waiting for one of those places. */

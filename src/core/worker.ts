@@ -30,8 +30,8 @@ const ERROR_BACKOFF_BASE = 250, ERROR_BACKOFF_CAP = 30_000, TIMEOUT_GRACE = 200;
 
 /**
  * Runs jobs for gearmand: connects to every server, grabs at most `concurrency` jobs at once over all of them, and
- * sends exactly one terminal packet per job (see the README's table of return codes). Lost connections are
- * reconnected with back-off. Errors are {@link GearmanError} subclasses.
+ * sends exactly one terminal packet per job (see the README's table of return codes). A lost connection is logged
+ * (`warn`, once; its retries at `debug`) and reconnected with back-off. Errors are {@link GearmanError} subclasses.
  * @example
  * ```ts
  * const worker = new Worker({ servers: ["127.0.0.1:4730"], concurrency: 4 });
@@ -198,6 +198,7 @@ export class BaseWorker {
     this.#release();
     // gearmand requeues every job this connection held; results sent now would be refused.
     for (const { job } of conn.jobs.values()) job.abort_(`connection to ${slot.server} lost`);
+    if (!this.#stopping) this.#options.logger.warn?.(`connection to ${slot.server} lost: ${err?.message ?? "closed"}; reconnecting`);
     this.#scheduleReconnect(slot, err);
   }
 
@@ -365,7 +366,6 @@ export class BaseWorker {
     return (this.#mapHost ??= {
       options: this.#options,
       stopping: () => this.#stopping,
-      reducer: undefined,
       mapping: 0,
       queue: [],
       release: () => this.#release(),

@@ -125,8 +125,9 @@ describe("C7: the bridge process is SIGKILLed mid-job", () => {
     // The worker saw the loss: the running job is aborted, and its logger got the error with the reconnect plan.
     await waitFor(() => runs[0]!.signal.aborted, 5000, "the held job to be aborted");
     await waitFor(() => log.lines.some((l) => l.startsWith(`debug: reconnect to ${b1.url} in `)), 5000, "a reconnect log line");
-    // The logger gets the loss with its cause (the WebSocket closed without a close frame), and nothing worse than debug.
+    // The logger gets the loss with its cause (the WebSocket closed without a close frame): once at warn, the retries at debug.
     expect(log.lines.find((l) => l.includes("reconnect to"))).toMatch(/^debug: reconnect to \S+ in \d+ ms: WebSocket \S+ closed \(1006\)$/);
+    expect(log.lines.filter((l) => l.startsWith("warn:"))).toEqual([`warn: connection to ${b1.url} lost: WebSocket ${b1.url} closed (1006); reconnecting`]);
 
     // Down long enough that the worker's back-off reaches its cap (100→200→400 ms), then a new bridge on the same port.
     await sleep(2000);
@@ -145,6 +146,8 @@ describe("C7: the bridge process is SIGKILLed mid-job", () => {
       expect(gap, `gap after retry ${i + 1}`).toBeLessThanOrEqual(c + 250);
     });
     await waitFor(async () => (await admin(g.port, "workers")).some((r) => / svc : app\.hold$/.test(r)), 5000, "the worker to register through the new bridge");
+    // However many attempts the outage took, the loss was reported once.
+    expect(log.lines.filter((l) => l.startsWith("warn:"))).toHaveLength(1);
     const reconnectMs = performance.now() - up;
     console.log(`C7 (SIGKILL): worker re-registered ${reconnectMs.toFixed(0)} ms after the new bridge listened (back-off cap ${maxReconnectDelay} ms)`);
     // At most one capped back-off (≤ maxReconnectDelay) plus connect + CAN_DO, with slack for a noisy machine.
