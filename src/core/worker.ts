@@ -198,7 +198,7 @@ export class BaseWorker {
     this.#release();
     // gearmand requeues every job this connection held; results sent now would be refused.
     for (const { job } of conn.jobs.values()) job.abort_(`connection to ${slot.server} lost`);
-    if (!this.#stopping) this.#options.logger.warn?.(`connection to ${slot.server} lost: ${err?.message ?? "closed"}; reconnecting`);
+    if (!this.#stopping && !(err instanceof PolicyError)) this.#options.logger.warn?.(`connection to ${slot.server} lost: ${err?.message ?? "closed"}; reconnecting`);
     this.#scheduleReconnect(slot, err);
   }
 
