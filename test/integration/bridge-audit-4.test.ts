@@ -1,15 +1,15 @@
 // Node: bridge audit 4: coupled backpressure with non-ECHO traffic, slow-consumer timing, heartbeat both ways, no permessage-deflate (spec/bridge.md §2.1 items 10, 11, 14).
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { WebSocket } from "ws";
-import { type Bridge, type BridgeLimits, type BridgeLogEntry, type BridgePolicy, startBridge } from "../../bridge/bridge.ts";
+import type { BridgeLimits, BridgePolicy } from "../../bridge/bridge.ts";
 import { PacketDecoder } from "../../src/protocol/decoder.ts";
 import { encodePacket } from "../../src/protocol/packet.ts";
 import { PacketType as T } from "../../src/protocol/packet-types.ts";
-import { type Gearmand, startGearmand } from "../support/gearmand.ts";
-import { admin, argText, openPeer, rssKiB, type TcpPeer, tcpPeer, type WsPeer } from "../support/peers.ts";
+import { type BridgeEnv, bridgeEnv, bridgePeer, type Cleanups, gearmandPeer } from "../support/bridge-env.ts";
+import { admin, argText, rssKiB, type TcpPeer, type WsPeer } from "../support/peers.ts";
 
 const POLICY: BridgePolicy = {
   tokens: {
@@ -18,12 +18,8 @@ const POLICY: BridgePolicy = {
   },
 };
 
-interface Env {
-  g: Gearmand;
-  b: Bridge;
-  logs: BridgeLogEntry[];
-}
-let cleanups: (() => Promise<void> | void)[] = [];
+type Env = BridgeEnv;
+let cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c();
   cleanups = [];
@@ -31,26 +27,9 @@ afterEach(async () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function setup(limits: BridgeLimits = {}, server?: import("node:http").Server): Promise<Env> {
-  const g = await startGearmand({ args: ["--threads=0"], real: true });
-  cleanups.push(() => g.stop());
-  const logs: BridgeLogEntry[] = [];
-  const b = await startBridge({ upstream: g.address, policy: POLICY, limits, logger: (e) => logs.push(e), server });
-  cleanups.push(() => b.close());
-  return { g, b, logs };
-}
-
-async function peer(env: Env, token: string, o: { autoPong?: boolean } = {}): Promise<WsPeer> {
-  const p = await openPeer(env.b.url, { token, ...o });
-  cleanups.push(() => p.ws.terminate());
-  return p;
-}
-
-async function tcp(env: Env): Promise<TcpPeer> {
-  const p = await tcpPeer(env.g.port);
-  cleanups.push(() => p.close());
-  return p;
-}
+const setup = (limits: BridgeLimits = {}, server?: Server): Promise<Env> => bridgeEnv(cleanups, { policy: POLICY, limits, server, real: true });
+const peer = (env: Env, token: string, o: { autoPong?: boolean } = {}): Promise<WsPeer> => bridgePeer(cleanups, env, token, o);
+const tcp = (env: Env): Promise<TcpPeer> => gearmandPeer(cleanups, env);
 
 const connectionLog = (env: Env) => env.logs.find((e) => e.type === "connection");
 

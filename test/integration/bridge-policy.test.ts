@@ -15,7 +15,8 @@ import { type Bridge, type BridgeLimits, type BridgeLogEntry, type BridgePolicy,
 import { PacketDecoder } from "../../src/protocol/decoder.ts";
 import { encodePacket, PacketWriter } from "../../src/protocol/packet.ts";
 import { PacketType as T } from "../../src/protocol/packet-types.ts";
-import { type Gearmand, serverKind, startGearmand } from "../support/gearmand.ts";
+import { serverKind, startGearmand } from "../support/gearmand.ts";
+import { type BridgeEnv, bridgeEnv, bridgePeer, type Cleanups, gearmandPeer } from "../support/bridge-env.ts";
 import { waitFor } from "./helpers.ts";
 import { admin, argText, openPeer, retainedBytes, rssKiB, type TcpPeer, tcpPeer, upgradeStatus, type WsPeer } from "../support/peers.ts";
 
@@ -31,37 +32,17 @@ const POLICY: BridgePolicy = {
   hmac: { secret: SECRET },
 };
 
-interface Env {
-  g: Gearmand;
-  b: Bridge;
-  logs: BridgeLogEntry[];
-}
-let cleanups: (() => Promise<void> | void)[] = [];
+type Env = BridgeEnv;
+let cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c();
   cleanups = [];
 });
 
-async function setup(limits: BridgeLimits = {}, args: string[] = ["--threads=0"], policy: BridgePolicy = POLICY): Promise<Env> {
-  const g = await startGearmand({ args });
-  cleanups.push(() => g.stop());
-  const logs: BridgeLogEntry[] = [];
-  const b = await startBridge({ upstream: g.address, policy, limits, logger: (e) => logs.push(e) });
-  cleanups.push(() => b.close());
-  return { g, b, logs };
-}
-
-async function peer(env: Env, token: string, o: { autoPong?: boolean } = {}): Promise<WsPeer> {
-  const p = await openPeer(env.b.url, { token, ...o });
-  cleanups.push(() => p.ws.terminate());
-  return p;
-}
-
-async function tcp(env: Env): Promise<TcpPeer> {
-  const p = await tcpPeer(env.g.port);
-  cleanups.push(() => p.close());
-  return p;
-}
+const setup = (limits: BridgeLimits = {}, args: string[] = ["--threads=0"], policy: BridgePolicy = POLICY): Promise<Env> =>
+  bridgeEnv(cleanups, { limits, args, policy });
+const peer = (env: Env, token: string, o: { autoPong?: boolean } = {}): Promise<WsPeer> => bridgePeer(cleanups, env, token, o);
+const tcp = (env: Env): Promise<TcpPeer> => gearmandPeer(cleanups, env);
 
 async function statusNames(env: Env): Promise<string[]> {
   return (await admin(env.g.port, "status")).map((l) => l.split("\t")[0]!);

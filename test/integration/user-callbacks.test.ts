@@ -9,6 +9,7 @@ import {
   PacketType, partitioned, type Task, tcpConnector, type Worker,
 } from "../../src/node.ts";
 import { freePort, type Gearmand, startGearmand } from "../support/gearmand.ts";
+import { ThisLogger } from "../support/this-logger.ts";
 import { fname, gate, memoryLogger, Resources, sleep, text, waitFor } from "./helpers.ts";
 
 let g: Gearmand;
@@ -66,20 +67,6 @@ async function echoWorker(fn: string, options: Parameters<Resources["worker"]>[0
 }
 function messages(errors: unknown[]): string[] {
   return errors.map((e) => (e instanceof Error ? e.message : String(e)));
-}
-
-/** Keeps its lines on the instance, as pino's and winston's loggers keep their state: an unbound call has no `this`. */
-class ThisLogger implements Logger {
-  readonly lines: string[] = [];
-  debug(message: string): void {
-    this.lines.push(`debug ${message}`);
-  }
-  warn(message: string): void {
-    this.lines.push(`warn ${message}`);
-  }
-  error(message: string): void {
-    this.lines.push(`error ${message}`);
-  }
 }
 
 /** A logger whose `levels` throw (a logger writing to a closed stream, or serialising a cyclic detail). */
@@ -354,8 +341,8 @@ describe("Task listeners and for await", () => {
     closing.on("created", () => void (closed = c2.close()));
     const [a, b] = await Promise.all([within(closing.result(), 4000), within(sibling.result(), 4000)]);
     expect(await within(closed!, 2000)).toBeUndefined();
+    // Either outcome, once: a result that came in the same read as JOB_CREATED is still delivered after close().
     for (const o of [a, b]) expect(o instanceof Uint8Array || (typeof o === "object" && "error" in o && o.error instanceof ClosedError)).toBe(true);
-    expect(a).toMatchObject({ error: expect.any(ClosedError) });
     expect(c2.submit(fn, "after").done).toBe(true);
     expect([...uncaught, ...unhandled]).toEqual([]);
   });

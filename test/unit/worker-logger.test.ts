@@ -3,20 +3,7 @@
 import { expect, it } from "vitest";
 import { encodePacket, type Packet, PacketDecoder, PacketType, Worker } from "../../src/node.ts";
 import { createMemoryPair } from "../../src/transports/memory.ts";
-
-/** Keeps its lines on the instance, as pino-style loggers keep their state: an unbound call has no `this`. */
-class ThisLogger {
-  readonly lines: string[] = [];
-  debug(message: string): void {
-    this.lines.push(`debug ${message}`);
-  }
-  warn(message: string): void {
-    this.lines.push(`warn ${message}`);
-  }
-  error(message: string): void {
-    this.lines.push(`error ${message}`);
-  }
-}
+import { ThisLogger } from "../support/this-logger.ts";
 
 it("ERROR packets from the server reach a logger whose methods use `this`, at debug for JOB_NOT_FOUND, warn otherwise", async () => {
   const [workerEnd, server] = createMemoryPair();
