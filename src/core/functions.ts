@@ -72,7 +72,8 @@ export type MapJobRunner = (host: MapHost, conn: WorkerConnection, job: Job<unkn
 export interface FunctionOptions<C = unknown> {
   /**
    * Milliseconds before gearmand requeues the job (CAN_DO_TIMEOUT; 1 to 999 count as 1000); the job's signal aborts
-   * then and nothing more is sent for it. A whole number from 0 to 2^31 − 1. @default 0 (no timeout)
+   * then and nothing more is sent for it; the job's concurrency slot stays taken until the handler returns (one that
+   * ignores `job.signal` keeps it). A whole number from 0 to 2^31 − 1. @default 0 (no timeout)
    */
   timeout?: number | undefined;
   /** Handed to every call as `job.context`, unchanged. */
