@@ -110,13 +110,15 @@ export function guarded<A extends unknown[]>(fn: (...args: A) => unknown, ...arg
 /** `logger` with every method still called as its method (pino's need their `this`) and unable to throw into the SDK's state changes. */
 export const quietLogger = (logger: Logger): Logger =>
   new Proxy(logger, {
-    get: (l, k: keyof Logger) => (...a: [string, ...unknown[]]) => {
-      try {
-        l[k]?.(...a);
-      } catch {
-        // A logger that throws could not report it either.
-      }
-    },
+    // Absent methods stay absent, so that `logger.debug?.(…)` builds no message nobody reads.
+    get: (l, k: keyof Logger) =>
+      l[k] && ((...a: [string, ...unknown[]]) => {
+        try {
+          l[k]!(...a);
+        } catch {
+          // A logger that throws could not report it either.
+        }
+      }),
   });
 
 /**
