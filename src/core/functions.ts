@@ -71,9 +71,10 @@ export type MapJobRunner = (host: MapHost, conn: WorkerConnection, job: Job<unkn
 /** Options of `defineFunction`. */
 export interface FunctionOptions<C = unknown> {
   /**
-   * Milliseconds before gearmand requeues the job (CAN_DO_TIMEOUT; 1 to 999 count as 1000); the job's signal aborts
-   * then and nothing more is sent for it; the job's concurrency slot stays taken until the handler returns (one that
-   * ignores `job.signal` keeps it). A whole number from 0 to 2^31 − 1. @default 0 (no timeout)
+   * Milliseconds a job may run (1 to 999 count as 1000): then its signal aborts, nothing more is sent for it, and the
+   * worker gives it back to gearmand (CANT_DO), which hands it out again. The worker keeps this timer itself:
+   * gearmand 1.1.20's CAN_DO_TIMEOUT loses jobs. The job's concurrency slot stays taken until the handler returns (one
+   * that ignores `job.signal` keeps it). A whole number from 0 to 2^31 − 1. @default 0 (no timeout)
    */
   timeout?: number | undefined;
   /** Handed to every call as `job.context`, unchanged. */

@@ -95,7 +95,7 @@ export class WorkerConnection {
     return !this.#conn.closed && !this.sleeping && !this.#sawNoJob && !this.parked.size && this.#registered.size > this.deferredRequeue.size;
   }
 
-  /** SET_CLIENT_ID, then CAN_DO / CAN_DO_TIMEOUT for every function, as libgearman does on every connection. */
+  /** SET_CLIENT_ID, then CAN_DO for every function, as libgearman does on every connection. */
   register(clientId: string | undefined, defs: Iterable<FunctionDefinition>): void {
     if (clientId !== undefined) this.send(PacketType.SET_CLIENT_ID, [clientId]);
     for (const def of defs) this.canDo(def);
@@ -105,8 +105,9 @@ export class WorkerConnection {
   canDo(def: FunctionDefinition): void {
     this.paused.delete(def.name);
     this.#registered.add(def.name);
-    if (def.timeout > 0) this.send(PacketType.CAN_DO_TIMEOUT, [def.name, String(def.timeout)]);
-    else this.send(PacketType.CAN_DO, [def.name]);
+    // Never CAN_DO_TIMEOUT: gearmand 1.1.20 keeps one timer per connection, bound to its first job, and on expiry
+    // requeues that job even long after it was freed (later jobs are lost). The worker keeps the timeout itself.
+    this.send(PacketType.CAN_DO, [def.name]);
   }
 
   /** Unregisters one function; gearmand requeues the jobs of it this connection holds, parked ones included. */

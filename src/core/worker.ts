@@ -25,8 +25,8 @@ interface Slot {
   readonly abort: AbortController;
 }
 
-// The back-off after ERROR, per function; TIMEOUT_GRACE is left to gearmand's own CAN_DO_TIMEOUT timer before a timed-out job is given back.
-const ERROR_BACKOFF_BASE = 250, ERROR_BACKOFF_CAP = 30_000, TIMEOUT_GRACE = 200;
+// The back-off after ERROR, per function.
+const ERROR_BACKOFF_BASE = 250, ERROR_BACKOFF_CAP = 30_000;
 
 /**
  * Runs jobs for gearmand: connects to every server, grabs at most `concurrency` jobs at once over all of them, and
@@ -71,7 +71,7 @@ export class BaseWorker {
 
   /**
    * Defines a function: a handler, or `partitioned({ partition, aggregate })` for map/reduce. Registered with
-   * CAN_DO, or CAN_DO_TIMEOUT when `timeout` is set, on every connection; defining a name again replaces it.
+   * CAN_DO on every connection (a `timeout` is kept by the worker, see FunctionOptions); defining a name again replaces it.
    * @throws {InvalidArgumentError} for a bad name (empty, NUL, over 512 bytes), a missing handler, or a `timeout` or
    * `maxInFlight` that is not a whole number in range.
    */
@@ -227,6 +227,8 @@ export class BaseWorker {
     conn.jobs.set(a.handle, { job, def });
     // Closing: a job a GRAB still brings is not run; gearmand gives it to another worker once the connection is gone.
     if (this.#closing || conn.parks(a.functionName)) job.abort_("parked");
+    // Counted before the GRAB's answer is noted, which may pump: that must not see this job's slot as free.
+    if (!job.ended && def && a.reducer === "") this.#running++;
     this.#grabAnswered(conn);
     // Parked: its function's CANT_DO gives it back.
     if (job.ended) return this.#pump();
@@ -237,10 +239,7 @@ export class BaseWorker {
       // libgearman runs any function as a mapper; here only a partitioned() one brings what that takes.
       if (def.run) def.run(this.#host(), conn, job, def);
       else this.#finish(conn, job, PacketType.WORK_FAIL, [a.handle], `a reduce job needs partitioned(): ${def.name} is not`);
-    } else {
-      this.#running++;
-      this.#run(conn, job, def);
-    }
+    } else this.#run(conn, job, def);
     this.#pump();
   }
 
@@ -323,16 +322,15 @@ export class BaseWorker {
   }
 
   /**
-   * The job's timeout passed: stop the handler (job.signal) and send nothing more for it. gearmand requeues a
-   * timed-out job itself, but only the one its single per-connection timer points at (and it drops the timer on
-   * PRE_SLEEP), so with several jobs held one of them may stay assigned here forever. After a grace period for
-   * gearmand's own timer, give the function's jobs back as for ERROR; a job gearmand already took back is not affected.
+   * The job's timeout passed: stop the handler (job.signal), send nothing more for it, and give the function's jobs
+   * held here back to gearmand as for ERROR (CANT_DO), which hands them out again. gearmand's own CAN_DO_TIMEOUT is
+   * not used: its one timer per connection requeues a freed job (see worker-connection.ts `canDo`).
    */
   #timedOut(conn: WorkerConnection, job: Job<unknown>, def: FunctionDefinition): void {
     if (job.ended) return;
     job.abort_(`timeout of ${def.timeout} ms for ${def.name} reached`);
     conn.drain(def.name);
-    this.#after(TIMEOUT_GRACE, () => this.#afterJob(conn, def.name));
+    this.#afterJob(conn, def.name);
   }
 
   #afterJob(conn: WorkerConnection, name: string): void {

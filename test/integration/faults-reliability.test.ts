@@ -2,7 +2,7 @@
 // Already covered elsewhere, so not repeated here:
 // - C1 over TCP (worker stop mid-job, transport cut, child worker SIGKILL): faults.test.ts "worker lost mid-job"
 // - C2 foreground (`--job-retries=2`, the worker's connection dies every time → JobFailedError): faults.test.ts
-// - C3 (CAN_DO_TIMEOUT, a second worker runs the job, the late result is dropped): semantics.test.ts "timeout …"
+// - C3 (a job's timeout, a second worker runs the job, the late result is dropped): semantics.test.ts "timeout …"
 // - C4 over a gearmand restart (no unique → ConnectionError; unique + resubmitOnReconnect → completes):
 //   faults.test.ts "gearmand restarted"
 // - C7 (bridge restart) and C8 (WS closed mid-packet): bridge-policy.test.ts "C: through the bridge", bridge-sdk.test.ts
