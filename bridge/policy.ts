@@ -112,7 +112,10 @@ export function checkRequest(p: Packet, who: Principal, submits: TokenBucket): V
   if (p.type === T.SET_CLIENT_ID) return null;
   // gearmand 1.1.20 aborts (__snprintf_chk) on a timeout of 2^64 or more, taking everyone's jobs with it.
   if (p.type === T.CAN_DO_TIMEOUT && !/^\d{1,9}$/.test(utf8(a[1]!))) return "CAN_DO_TIMEOUT needs a timeout of 1 to 9 digits";
-  if (p.type === T.CAN_DO || p.type === T.CAN_DO_TIMEOUT) return nameProblem(a[0]!, who.register, "register");
+  // Registered without the timeout: gearmand 1.1.20's one timer per connection requeues a freed job, losing jobs for
+  // every tenant. A worker keeps its own timeout (as this SDK's does) and gives timed-out jobs back with CANT_DO.
+  if (p.type === T.CAN_DO_TIMEOUT) return nameProblem(a[0]!, who.register, "register") ?? encodePacket(T.CAN_DO, [a[0]!]);
+  if (p.type === T.CAN_DO) return nameProblem(a[0]!, who.register, "register");
   if (p.type === T.CANT_DO) return nameProblem(a[0]!, ["*"], "unregister");
   if (p.type === T.GET_STATUS_UNIQUE) return namespaced(p, 0, who);
   if (!SUBMITS.has(p.type)) return undefined;

@@ -2,7 +2,8 @@
 /**
  * Packets pass uncopied, whole packets per WebSocket message both ways, except: uniques become `<principal>:<unique>` and lose
  * the prefix again in `STATUS_RES_UNIQUE` (workers see the prefixed unique: the one authenticated hint of who submitted);
- * a peer's `SET_CLIENT_ID` is dropped; `GET_STATUS` of a handle this connection was not given is answered with `ERROR`.
+ * a peer's `SET_CLIENT_ID` is dropped; `CAN_DO_TIMEOUT` becomes `CAN_DO`; `GET_STATUS` of a handle this connection was
+ * not given is answered with `ERROR`.
  * @module
  */
 import { connect } from "node:net";

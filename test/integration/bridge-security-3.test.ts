@@ -75,6 +75,23 @@ describe("third bridge audit", () => {
     expect(argText(await ok.next(T.ECHO_RES), 0)).toBe("after");
   });
 
+  test("CAN_DO_TIMEOUT reaches gearmand as CAN_DO: its per-connection timer, which requeues freed jobs, is never armed", async () => {
+    const { g, b } = await bridge();
+    const w = await peer(b.url, "tok-w");
+    w.send(T.CAN_DO_TIMEOUT, ["t.slow", "1000"]);
+    const c = await tcpPeer(g.port);
+    cleanups.push(() => c.close());
+    c.send(T.SUBMIT_JOB, ["t.slow", "", "x"]);
+    const handle = argText(await c.next(T.JOB_CREATED), 0);
+    w.send(T.GRAB_JOB, []);
+    expect(argText(await w.next(T.JOB_ASSIGN), 0)).toBe(handle);
+    // Held past the 1 s the peer asked for: gearmand does not take it back (no timer), so the late result is the job's.
+    await sleep(1600);
+    w.send(T.WORK_COMPLETE, [handle, "late but whole"]);
+    expect(argText(await c.next(T.WORK_COMPLETE), 1)).toBe("late but whole");
+    expect(g.log()).not.toMatch(/Worker timeout reached/);
+  });
+
   test("an upgrade whose request-target is not a URL path gets 404, and the bridge process stays up", async () => {
     const g = await gearmand();
     const b = await startBridgeProcess({ upstream: g.address, policy: POLICY });
