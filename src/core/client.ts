@@ -167,7 +167,10 @@ export class BaseClient {
     await Promise.all(this.#slots.filter((s) => s.conn).map((s) => this.#ask(PacketType.OPTION_REQ, option, PacketType.OPTION_RES, {}, s)));
   }
 
-  /** Closes every connection. Tasks still running reject with `ClosedError`. */
+  /**
+   * Closes every connection. Tasks still running reject with `ClosedError`, except one whose result the server had
+   * already sent: the connection half-closes, so replies on their way are still read and delivered.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     for (const [task, timer] of this.#resubmits) {
