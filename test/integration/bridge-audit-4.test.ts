@@ -10,6 +10,7 @@ import { encodePacket } from "../../src/protocol/packet.ts";
 import { PacketType as T } from "../../src/protocol/packet-types.ts";
 import { type BridgeEnv, bridgeEnv, bridgePeer, type Cleanups, gearmandPeer } from "../support/bridge-env.ts";
 import { admin, argText, rssKiB, type TcpPeer, type WsPeer } from "../support/peers.ts";
+import { sleep } from "./helpers.ts";
 
 const POLICY: BridgePolicy = {
   tokens: {
@@ -24,8 +25,6 @@ afterEach(async () => {
   for (const c of cleanups.reverse()) await c();
   cleanups = [];
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const setup = (limits: BridgeLimits = {}, server?: Server): Promise<Env> => bridgeEnv(cleanups, { policy: POLICY, limits, server, real: true });
 const peer = (env: Env, token: string, o: { autoPong?: boolean } = {}): Promise<WsPeer> => bridgePeer(cleanups, env, token, o);

@@ -8,7 +8,7 @@ import { type BridgeProcess, startBridgeProcess } from "../support/bridge-proces
 import { nodeConnector } from "../../src/transports/node-connector.ts";
 import { type Gearmand, startGearmand } from "../support/gearmand.ts";
 import { admin, rssKiB } from "../support/peers.ts";
-import { gate, sleep, text, waitFor } from "./helpers.ts";
+import { gate, memoryLogger, sleep, text, waitFor } from "./helpers.ts";
 
 const POLICY: BridgePolicy = {
   tokens: {
@@ -38,12 +38,6 @@ async function bridgeProcess(upstream: string, o: { port?: number; limits?: Reco
   return b;
 }
 
-/** A logger that keeps every line, by level. */
-function keepLog(): { lines: string[]; logger: { debug: (m: string) => void; warn: (m: string) => void; error: (m: string) => void } } {
-  const lines: string[] = [];
-  return { lines, logger: { debug: (m) => void lines.push(`debug: ${m}`), warn: (m) => void lines.push(`warn: ${m}`), error: (m) => void lines.push(`error: ${m}`) } };
-}
-
 /** gearmand's `status` row of `fn` as [total, running, workers], or undefined. */
 async function statusOf(port: number, fn: string): Promise<[number, number, number] | undefined> {
   const row = (await admin(port, "status")).find((l) => l.split("\t")[0] === fn);
@@ -68,13 +62,13 @@ describe("C7: the bridge process is SIGKILLed mid-job", () => {
     const reconnectDelay = 100, maxReconnectDelay = 400;
 
     // The worker, through the bridge: the first run of app.hold waits for `release`, later runs answer at once.
-    const log = keepLog();
+    const log = memoryLogger();
     const runs: Job[] = [];
     const release = gate();
     // The default Node connector, noting when each connection attempt starts.
     const attempts: number[] = [];
     const worker = new Worker({
-      servers: [b1.url], token: "tok-svc", concurrency: 2, reconnectDelay, maxReconnectDelay, logger: log.logger,
+      servers: [b1.url], token: "tok-svc", concurrency: 2, reconnectDelay, maxReconnectDelay, logger: log,
       connector: (server, options) => {
         const connect = nodeConnector(server, options);
         return (signal) => (attempts.push(performance.now()), connect(signal));
@@ -93,7 +87,7 @@ describe("C7: the bridge process is SIGKILLed mid-job", () => {
 
     // The client over direct TCP: counts the WORK_COMPLETEs gearmand sends it.
     const completes: Packet[] = [];
-    const tcpClient = new Client({ servers: [g.address], logger: keepLog().logger, tap: (d, p) => void (d === "in" && p.type === PacketType.WORK_COMPLETE && completes.push(p)) });
+    const tcpClient = new Client({ servers: [g.address], logger: memoryLogger(), tap: (d, p) => void (d === "in" && p.type === PacketType.WORK_COMPLETE && completes.push(p)) });
     cleanups.push(() => tcpClient.close());
     const task = tcpClient.submit("app.hold", "payload");
     const handle = await task.created();
@@ -101,8 +95,8 @@ describe("C7: the bridge process is SIGKILLed mid-job", () => {
     result.catch(() => {});
 
     // A client through the bridge with a task in flight (no worker for app.idle: it stays queued).
-    const wsLog = keepLog();
-    const wsClient = new Client({ servers: [b1.url], token: "tok-web", reconnectDelay, maxReconnectDelay, logger: wsLog.logger });
+    const wsLog = memoryLogger();
+    const wsClient = new Client({ servers: [b1.url], token: "tok-web", reconnectDelay, maxReconnectDelay, logger: wsLog });
     cleanups.push(() => wsClient.close());
     const wsTask = wsClient.submit("app.idle", "x");
     await wsTask.created();
@@ -124,10 +118,10 @@ describe("C7: the bridge process is SIGKILLed mid-job", () => {
     await waitFor(async () => JSON.stringify(await statusOf(g.port, "app.hold")) === "[1,0,0]", 5000, "gearmand to requeue app.hold");
     // The worker saw the loss: the running job is aborted, and its logger got the error with the reconnect plan.
     await waitFor(() => runs[0]!.signal.aborted, 5000, "the held job to be aborted");
-    await waitFor(() => log.lines.some((l) => l.startsWith(`debug: reconnect to ${b1.url} in `)), 5000, "a reconnect log line");
+    await waitFor(() => log.messages.some((l) => l.startsWith(`debug: reconnect to ${b1.url} in `)), 5000, "a reconnect log line");
     // The logger gets the loss with its cause (the WebSocket closed without a close frame): once at warn, the retries at debug.
-    expect(log.lines.find((l) => l.includes("reconnect to"))).toMatch(/^debug: reconnect to \S+ in \d+ ms: WebSocket \S+ closed \(1006\)$/);
-    expect(log.lines.filter((l) => l.startsWith("warn:"))).toEqual([`warn: connection to ${b1.url} lost: WebSocket ${b1.url} closed (1006); reconnecting`]);
+    expect(log.messages.find((l) => l.includes("reconnect to"))).toMatch(/^debug: reconnect to \S+ in \d+ ms: WebSocket \S+ closed \(1006\)$/);
+    expect(log.messages.filter((l) => l.startsWith("warn:"))).toEqual([`warn: connection to ${b1.url} lost: WebSocket ${b1.url} closed (1006); reconnecting`]);
 
     // Down long enough that the worker's back-off reaches its cap (100→200→400 ms), then a new bridge on the same port.
     await sleep(2000);
@@ -147,7 +141,7 @@ describe("C7: the bridge process is SIGKILLed mid-job", () => {
     });
     await waitFor(async () => (await admin(g.port, "workers")).some((r) => / svc : app\.hold$/.test(r)), 5000, "the worker to register through the new bridge");
     // However many attempts the outage took, the loss was reported once.
-    expect(log.lines.filter((l) => l.startsWith("warn:"))).toHaveLength(1);
+    expect(log.messages.filter((l) => l.startsWith("warn:"))).toHaveLength(1);
     const reconnectMs = performance.now() - up;
     console.log(`C7 (SIGKILL): worker re-registered ${reconnectMs.toFixed(0)} ms after the new bridge listened (back-off cap ${maxReconnectDelay} ms)`);
     // At most one capped back-off (≤ maxReconnectDelay) plus connect + CAN_DO, with slack for a noisy machine.
@@ -162,7 +156,7 @@ describe("C7: the bridge process is SIGKILLed mid-job", () => {
     await sleep(300);
     expect(completes.map((p) => [text(p.args[0]!), text(p.args[1]!)])).toEqual([[handle, "fresh:payload"]]);
     expect(await statusOf(g.port, "app.hold")).toEqual([0, 0, 1]);
-    expect(log.lines.filter((l) => l.startsWith("warn:") && l.includes("answered ERROR"))).toEqual([]);
+    expect(log.messages.filter((l) => l.startsWith("warn:") && l.includes("answered ERROR"))).toEqual([]);
     // The ws:// client works again through the new bridge by itself.
     await waitFor(async () => await wsClient.execute("app.hold", "again", { timeout: 1000 }).then(text, () => "") === "fresh:again", 5000, "the ws client to work again");
     expect(rejections).toEqual([]);
@@ -176,7 +170,7 @@ describe("one Client and one Worker over tcp:// (gearmand A) and ws:// (a bridge
     const bridge = await startBridge({ upstream: b.address, policy: POLICY, logger: () => {} });
     cleanups.push(() => bridge.close());
     const servers = [`tcp://${a.address}`, bridge.url];
-    const o = { servers, token: "tok-mix", reconnectDelay: 50, maxReconnectDelay: 200, logger: keepLog().logger };
+    const o = { servers, token: "tok-mix", reconnectDelay: 50, maxReconnectDelay: 200, logger: memoryLogger() };
     const served: string[] = [];
     const worker = new Worker({ ...o, concurrency: 4 });
     worker.defineFunction("app.work", (job) => (served.push(job.handle), `${job.handle}|${job.text()}`));
